@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from toolsweep.cli import main
+
+ROOT = Path(__file__).parents[2]
+HEAVY = ["torch", "ray", "transformers", "trl", "peft", "deepspeed", "datasets", "wandb", "optuna"]
+
+
+def test_help_lists_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for verb in ("validate", "run", "train", "eval", "report", "export"):
+        assert verb in out
+
+
+@pytest.mark.parametrize("verb", ["validate", "run", "train", "eval", "report", "export"])
+def test_every_verb_has_help(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([verb, "--help"])
+    assert info.value.code == 0
+    assert "usage: toolsweep " + verb in capsys.readouterr().out
+
+
+def test_help_and_validate_import_no_heavy_library() -> None:
+    """`toolsweep --help` and `validate` must answer fast: none of the multi-second imports may happen."""
+    code = (
+        "import sys, json, contextlib, io\n"
+        "from toolsweep.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main(['validate', {str(ROOT / 'configs' / 'quickstart.yaml')!r}])\n"
+        "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_validate_prints_the_search_space(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(ROOT / "configs" / "quickstart.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "lora.r" in out and "choice [8, 16, 32]" in out

@@ -1,0 +1,7 @@
+"""``python -m toolsweep`` is the ``toolsweep`` command."""
+
+import sys
+
+from toolsweep.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""After a sweep: leaderboard, plots, Weights & Biases logging, and export of the winner."""

@@ -1,0 +1,103 @@
+"""The ``toolsweep`` command: parse arguments, call the library, turn known errors into exit status 2.
+
+Nothing heavy is imported at module level: ``toolsweep --help`` and ``toolsweep validate`` must answer in
+well under a second, while torch, transformers and Ray take seconds to import. Each verb's handler imports
+what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ["build_parser", "main"]
+
+EXIT_USAGE = 2
+
+
+def _add_sweep_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (see configs/quickstart.yaml)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field by dotted path, value in YAML (repeatable): --set dpo.beta=0.2",
+    )
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from toolsweep.config import load_sweep
+    from toolsweep.config.summary import describe_sweep
+
+    sweep = load_sweep(args.sweep, args.overrides)
+    print(describe_sweep(sweep))
+    return 0
+
+
+def _not_yet(issue: int) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        print(f"toolsweep {args.verb}: not available in this version yet (tracked in issue #{issue})", file=sys.stderr)
+        return EXIT_USAGE
+
+    return handler
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="toolsweep",
+        description="Sweep SFT→DPO LoRA fine-tuning recipes for tool calling on Ray Tune, "
+        "score them on tool-calling accuracy, and export the winner.",
+    )
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    validate = verbs.add_parser("validate", help="check a sweep file and print its search space")
+    _add_sweep_args(validate)
+    validate.set_defaults(handler=_cmd_validate)
+
+    run = verbs.add_parser("run", help="run the sweep on Ray Tune (local or --address)")
+    _add_sweep_args(run)
+    run.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    run.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
+    run.set_defaults(handler=_not_yet(6))
+
+    train = verbs.add_parser("train", help="run one fixed configuration (SFT → DPO → eval), no search")
+    _add_sweep_args(train)
+    train.add_argument("--out", help="output directory (default: STORAGE/NAME/train-SEED)")
+    train.set_defaults(handler=_not_yet(4))
+
+    evaluate = verbs.add_parser("eval", help="score a model's tool calling on our data or the BFCL suite")
+    evaluate.add_argument("--model", required=True, help="model directory, hub id or builtin:tiny-tool-lm")
+    evaluate.add_argument("--data", default="builtin:test", help="builtin:SPLIT, a JSONL file, or a hub data set")
+    evaluate.add_argument("--suite", choices=["bfcl"], help="run a standard suite instead of --data")
+    evaluate.add_argument("--out", help="write metrics JSON and failures JSONL here")
+    evaluate.set_defaults(handler=_not_yet(5))
+
+    report = verbs.add_parser("report", help="leaderboard, plots and the variants table of a finished sweep")
+    report.add_argument("run_dir", metavar="RUN_DIR")
+    report.set_defaults(handler=_not_yet(7))
+
+    export = verbs.add_parser("export", help="export the winning configuration's model")
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--out", required=True, help="destination directory (written atomically)")
+    export.add_argument("--adapter-only", action="store_true", help="keep the LoRA adapter unmerged")
+    export.set_defaults(handler=_not_yet(7))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``toolsweep`` console script; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    from toolsweep.errors import UserError
+
+    try:
+        return args.handler(args)
+    except UserError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

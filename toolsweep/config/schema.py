@@ -1,0 +1,253 @@
+"""The typed sweep specification: one pydantic model per section of the sweep file.
+
+Every field is documented once, here (``description=``); ``toolsweep validate --fields`` prints them. Defaults
+are the CPU quickstart's: the built-in tiny model, LoRA, short SFT and DPO stages, two trials at a time on
+two cores. Unknown keys are errors (``extra="forbid"``) so a typo never silently falls back to a default.
+
+Any scalar field may instead hold a search expression (``{choice: [...]}``, ``{loguniform: [a, b]}``...);
+the loader (``toolsweep.config.loader``) lifts those out before these models see the data and checks each
+candidate against the field, so these models only ever hold concrete values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "BUILTIN_CATEGORIES",
+    "REJECTION_KINDS",
+    "DataConfig",
+    "DataSource",
+    "DPOStage",
+    "EvalConfig",
+    "LoraConfig",
+    "ModelConfig",
+    "ResourcesConfig",
+    "SFTStage",
+    "SchedulerConfig",
+    "SearchConfig",
+    "StorageConfig",
+    "SweepSpec",
+    "WandbConfig",
+]
+
+BUILTIN_CATEGORIES = ("simple", "multiple", "parallel", "irrelevance")
+RejectionKind = Literal[
+    "wrong_tool",
+    "missing_argument",
+    "wrong_type",
+    "wrong_value",
+    "invented_argument",
+    "malformed_json",
+    "spurious_call",
+    "missed_call",
+]
+REJECTION_KINDS: tuple[str, ...] = get_args(RejectionKind)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True, frozen=True)
+
+
+class ModelConfig(_Section):
+    name: str = Field(
+        "builtin:tiny-tool-lm",
+        description="Base model: 'builtin:tiny-tool-lm' (shipped, CPU), a local directory, or a hub id.",
+    )
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) for a hub id.")
+    trust_remote_code: bool = Field(False, description="Allow the model repository's own Python code.")
+
+    @field_validator("name")
+    @classmethod
+    def _model_exists(cls, name: str) -> str:
+        from toolsweep.models.registry import resolve_model
+
+        resolve_model(name)  # raises ValueError naming a missing path or an unknown built-in
+        return name
+
+
+class DataSource(_Section):
+    builtin: Literal["simple", "multiple", "parallel", "irrelevance"] | None = Field(
+        None, description="A category of the bundled tool-calling data set."
+    )
+    path: str | None = Field(None, description="A local JSONL file of your own examples.")
+    hub: str | None = Field(None, description="A `datasets.load_dataset` name (needs network).")
+    split: str = Field("train", description="Split to read from a hub data set.")
+    format: Literal["messages", "xlam"] = Field("messages", description="Row format of `path`/`hub` data.")
+    weight: float = Field(1.0, ge=0, description="Sampling weight of this source in the training mix.")
+
+    @model_validator(mode="after")
+    def _exactly_one_origin(self) -> DataSource:
+        given = [key for key in ("builtin", "path", "hub") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of builtin, path, hub (got {given or 'none'})")
+        if self.path is not None and not Path(self.path).expanduser().is_file():
+            raise ValueError(f"data file {self.path!r} does not exist")
+        return self
+
+
+def _default_sources() -> dict[str, DataSource]:
+    return {name: DataSource(builtin=name) for name in BUILTIN_CATEGORIES}
+
+
+class DataConfig(_Section):
+    sources: dict[str, DataSource] = Field(
+        default_factory=_default_sources, description="Named training sources; weights set the mix."
+    )
+    train_examples: int = Field(800, gt=0, description="SFT examples sampled from the mix.")
+    preference_pairs: int = Field(400, gt=0, description="DPO pairs built from the sampled examples.")
+    validation_examples: int = Field(96, gt=0, description="Held-out examples for the final validation score.")
+    test_examples: int = Field(200, gt=0, description="Held-out test examples for reports and export.")
+    rejection_kinds: dict[RejectionKind, float] = Field(
+        default_factory=lambda: dict.fromkeys(REJECTION_KINDS, 1.0),
+        description="Weights of the failure kinds used as DPO 'rejected' answers.",
+    )
+    strict: bool = Field(False, description="Fail on a bad user-data row instead of skipping it.")
+
+    @field_validator("sources")
+    @classmethod
+    def _non_empty(cls, sources: dict[str, DataSource]) -> dict[str, DataSource]:
+        if not sources:
+            raise ValueError("name at least one data source")
+        if all(source.weight == 0 for source in sources.values()):
+            raise ValueError("all mix weights are 0; give at least one source a weight > 0")
+        return sources
+
+    @field_validator("rejection_kinds")
+    @classmethod
+    def _kinds_positive(cls, kinds: dict[str, float]) -> dict[str, float]:
+        if any(weight < 0 for weight in kinds.values()):
+            raise ValueError("rejection kind weights must be >= 0")
+        if not kinds or sum(kinds.values()) == 0:
+            raise ValueError("give at least one rejection kind a weight > 0")
+        return kinds
+
+
+class LoraConfig(_Section):
+    enabled: bool = Field(True, description="Train a LoRA adapter; false means full fine-tuning.")
+    r: int = Field(16, gt=0, description="LoRA rank.")
+    alpha: int | None = Field(None, gt=0, description="LoRA alpha; default 2 * r.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA path.")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        "all-linear", description="Module names to adapt, or 'all-linear'."
+    )
+
+    @field_validator("target_modules")
+    @classmethod
+    def _non_empty_modules(cls, modules: list[str] | str) -> list[str] | str:
+        if isinstance(modules, list) and not modules:
+            raise ValueError("list at least one module name, or use 'all-linear'")
+        return modules
+
+
+class _Stage(_Section):
+    enabled: bool = Field(True, description="Run this stage.")
+    learning_rate: float = Field(1e-3, gt=0, description="Peak learning rate.")
+    max_steps: int = Field(120, gt=0, description="Optimizer steps.")
+    batch_size: int = Field(8, gt=0, description="Examples per device per step.")
+    gradient_accumulation_steps: int = Field(1, gt=0, description="Micro-batches per optimizer step.")
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Fraction of steps spent warming up.")
+    lr_scheduler: Literal["cosine", "linear", "constant", "constant_with_warmup"] = Field(
+        "cosine", description="Learning-rate schedule after warm-up."
+    )
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    max_length: int = Field(512, gt=16, description="Token limit per example; longer ones are truncated.")
+    eval_every: int = Field(40, gt=0, description="Steps between validation reports (feeds ASHA).")
+
+
+class SFTStage(_Stage):
+    packing: bool = Field(False, description="Pack examples into full sequences (padding-free).")
+
+
+class DPOStage(_Stage):
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")
+    max_steps: int = Field(60, gt=0, description="Optimizer steps.")
+    beta: float = Field(0.1, gt=0, description="DPO temperature: how far the policy may move from the SFT model.")
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust", "bco_pair", "sppo_hard", "nca_pair"] = Field(
+        "sigmoid", description="DPO loss variant."
+    )
+
+
+class EvalConfig(_Section):
+    max_new_tokens: int = Field(96, gt=0, description="Generation limit per answer.")
+    batch_size: int | None = Field(None, gt=0, description="Generation batch size; default fits memory.")
+    validation_subset: int = Field(32, gt=0, description="Validation examples scored at each report.")
+
+
+class SchedulerConfig(_Section):
+    grace_period: int = Field(1, gt=0, description="ASHA: reports before a trial may be stopped.")
+    reduction_factor: float = Field(2.0, gt=1, description="ASHA: keep 1/reduction_factor per rung.")
+    perturbation_interval: int = Field(2, gt=0, description="PBT/PB2: reports between perturbations.")
+
+
+class SearchConfig(_Section):
+    algorithm: Literal["random", "grid", "optuna", "hyperopt"] = Field(
+        "optuna", description="Searcher: random, grid, optuna (TPE) or hyperopt."
+    )
+    scheduler: Literal["fifo", "asha", "pbt", "pb2"] = Field("asha", description="Trial scheduler.")
+    scheduler_options: SchedulerConfig = Field(default_factory=SchedulerConfig, description="Scheduler knobs.")
+    num_samples: int = Field(8, gt=0, description="Trials to run (times each grid point).")
+    metric: str = Field("val/exact_match", description="Metric the search optimises.")
+    mode: Literal["max", "min"] = Field("max", description="Maximise or minimise the metric.")
+    max_concurrent_trials: int | None = Field(None, gt=0, description="Cap on trials running at once.")
+    max_failures: int = Field(1, ge=0, description="Retries of a crashed trial from its last checkpoint.")
+    seed: int = Field(0, description="Seed of the searcher.")
+
+
+class ResourcesConfig(_Section):
+    cpus_per_trial: float = Field(1.0, gt=0, description="CPUs reserved per trial (per worker).")
+    gpus_per_trial: float = Field(0.0, ge=0, description="GPUs per trial (per worker); fractions share a GPU.")
+    workers: int = Field(1, gt=0, description="Training processes per trial (Ray Train workers).")
+    deepspeed: str | None = Field(None, description="'zero2', 'zero3' or a path to a DeepSpeed JSON config.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 on GPUs that support it, fp32 on CPU."
+    )
+
+    @field_validator("deepspeed")
+    @classmethod
+    def _deepspeed_config(cls, value: str | None) -> str | None:
+        if value is None or value in ("zero2", "zero3"):
+            return value
+        if not value.endswith(".json"):
+            raise ValueError(f"use 'zero2', 'zero3' or a path to a .json file, got {value!r}")
+        if not Path(value).expanduser().is_file():
+            raise ValueError(f"DeepSpeed config {value!r} does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _deepspeed_workers(self) -> ResourcesConfig:
+        if self.deepspeed and self.workers < 2 and self.gpus_per_trial == 0:
+            # ZeRO shards across workers: with one CPU worker it only adds start-up cost.
+            raise ValueError("resources.deepspeed needs resources.workers >= 2 on CPU")
+        return self
+
+
+class StorageConfig(_Section):
+    path: str = Field("./toolsweep_runs", description="Where runs, checkpoints and the stage cache live.")
+    keep_checkpoints: int = Field(2, gt=0, description="Checkpoints kept per trial (best by the metric).")
+
+
+class WandbConfig(_Section):
+    mode: Literal["auto", "online", "offline", "disabled"] = Field(
+        "auto", description="auto: online when logged in, else offline (sync later)."
+    )
+    project: str = Field("toolsweep", description="W&B project.")
+    entity: str | None = Field(None, description="W&B entity (team or user).")
+
+
+class SweepSpec(_Section):
+    name: str = Field("sweep", min_length=1, description="Experiment name; also the run directory's name.")
+    seed: int = Field(0, description="Seed for data sampling, initialisation and training.")
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    sft: SFTStage = Field(default_factory=SFTStage)
+    dpo: DPOStage = Field(default_factory=DPOStage)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    wandb: WandbConfig = Field(default_factory=WandbConfig)

@@ -1,0 +1,55 @@
+"""A short human summary of a validated sweep, printed by ``toolsweep validate``.
+
+It answers the questions a user asks before spending compute: which model, which stages, how many trials,
+what is searched and how.
+"""
+
+from __future__ import annotations
+
+from toolsweep.config.loader import Sweep
+from toolsweep.search_spaces.domains import Choice, Domain, Grid, LogUniform, QUniform, RandInt, Uniform
+
+__all__ = ["describe_domain", "describe_sweep"]
+
+
+def describe_domain(domain: Domain) -> str:
+    """``choice [8, 16, 32]``, ``loguniform [1e-05, 0.001]``..., the way the sweep file spells it."""
+    if isinstance(domain, (Choice, Grid)):
+        return f"{type(domain).__name__.lower()} {list(domain.values)}"
+    if isinstance(domain, QUniform):
+        return f"quniform [{domain.low:g}, {domain.high:g}] step {domain.q:g}"
+    if isinstance(domain, RandInt):
+        return f"randint [{domain.low}, {domain.high}] (both included)"
+    assert isinstance(domain, (Uniform, LogUniform))
+    return f"{type(domain).__name__.lower()} [{domain.low:g}, {domain.high:g}]"
+
+
+def _stage(name: str, enabled: bool, steps: int, lr: float) -> str:
+    return f"{name}({steps} steps, lr {lr:g})" if enabled else f"{name}(off)"
+
+
+def describe_sweep(sweep: Sweep) -> str:
+    spec = sweep.spec
+    lora = f"LoRA r={spec.lora.r}" if spec.lora.enabled else "full fine-tuning"
+    weights = ", ".join(f"{name}={source.weight:g}" for name, source in spec.data.sources.items())
+    search = spec.search
+    resources = spec.resources
+    lines = [
+        f"{sweep.source}: OK",
+        f"  model      {spec.model.name}",
+        f"  stages     {_stage('SFT', spec.sft.enabled, spec.sft.max_steps, spec.sft.learning_rate)} → "
+        f"{_stage('DPO', spec.dpo.enabled, spec.dpo.max_steps, spec.dpo.learning_rate)}, {lora}",
+        f"  data mix   {weights} ({spec.data.train_examples} SFT examples, {spec.data.preference_pairs} DPO pairs)",
+        f"  search     {search.algorithm} + {search.scheduler}, {search.num_samples} trials, "
+        f"{search.mode} {search.metric}",
+        f"  resources  {resources.cpus_per_trial:g} CPU, {resources.gpus_per_trial:g} GPU, "
+        f"{resources.workers} worker(s) per trial" + (f", DeepSpeed {resources.deepspeed}" if resources.deepspeed else ""),
+        f"  storage    {spec.storage.path}/{spec.name}",
+    ]
+    if sweep.space:
+        width = max(len(path) for path in sweep.space)
+        lines.append(f"  searched fields ({len(sweep.space)}):")
+        lines += [f"    {path.ljust(width)}  {describe_domain(domain)}" for path, domain in sweep.space.items()]
+    else:
+        lines.append("  searched fields: none (every trial is the same configuration)")
+    return "\n".join(lines)
