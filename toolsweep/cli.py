@@ -37,6 +37,36 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from toolsweep.config import load_sweep
+    from toolsweep.trainers.console import ProgressPrinter, stage_table
+
+    sweep = load_sweep(args.sweep, args.overrides)
+    spec = sweep.spec
+    if sweep.space:
+        fixed = ", ".join(f"{path}={spec_value}" for path, spec_value in _defaults(sweep).items())
+        print(f"train runs one configuration; searched fields take their default candidate: {fixed}")
+    out = Path(args.out) if args.out else Path(spec.storage.path) / spec.name / f"train-seed{spec.seed}"
+    print(f"training in {out}")
+    if spec.resources.workers > 1:
+        from toolsweep.sweeps.distributed import train_distributed
+
+        metrics = train_distributed(spec, out, evaluate_base=True)
+    else:
+        from toolsweep.trainers.pipeline import run_pipeline
+
+        metrics = run_pipeline(spec, out, ProgressPrinter(), evaluate_base=True).metrics
+    label = {(True, True): "SFT+DPO", (True, False): "SFT", (False, True): "DPO"}.get((spec.sft.enabled, spec.dpo.enabled), "base")
+    print(stage_table(metrics, label))
+    return 0
+
+
+def _defaults(sweep: object) -> dict[str, object]:
+    return {path: domain.default() for path, domain in sweep.space.items()}  # type: ignore[attr-defined]
+
+
 def _not_yet(issue: int) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         print(f"toolsweep {args.verb}: not available in this version yet (tracked in issue #{issue})", file=sys.stderr)
@@ -66,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = verbs.add_parser("train", help="run one fixed configuration (SFT → DPO → eval), no search")
     _add_sweep_args(train)
     train.add_argument("--out", help="output directory (default: STORAGE/NAME/train-SEED)")
-    train.set_defaults(handler=_not_yet(4))
+    train.set_defaults(handler=_cmd_train)
 
     evaluate = verbs.add_parser("eval", help="score a model's tool calling on our data or the BFCL suite")
     evaluate.add_argument("--model", required=True, help="model directory, hub id or builtin:tiny-tool-lm")
@@ -90,13 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``toolsweep`` console script; returns the process exit status."""
     args = build_parser().parse_args(argv)
-    from toolsweep.errors import UserError
+    from toolsweep.errors import TrialFailure, UserError
 
     try:
         return args.handler(args)
     except UserError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    except TrialFailure as exc:
+        print(f"toolsweep {args.verb}: the run failed: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -166,7 +166,9 @@ class DPOStage(_Stage):
     learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate.")
     max_steps: int = Field(60, gt=0, description="Optimizer steps.")
     beta: float = Field(0.1, gt=0, description="DPO temperature: how far the policy may move from the SFT model.")
-    loss_type: Literal["sigmoid", "ipo", "hinge", "robust", "bco_pair", "sppo_hard", "nca_pair"] = Field(
+    loss_type: Literal[
+        "sigmoid", "ipo", "hinge", "robust", "exo_pair", "bco_pair", "sppo_hard", "nca_pair", "apo_zero", "apo_down", "sigmoid_norm"
+    ] = Field(
         "sigmoid", description="DPO loss variant."
     )
 

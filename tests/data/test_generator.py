@@ -1,0 +1,197 @@
+"""The example generator: contract shapes, determinism, and train/validation/test disjointness."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from toolsweep.data import (
+    CATEGORIES,
+    builtin_dataset,
+    generate_examples,
+    pretrain_tools,
+    target_tools,
+    templates_for,
+    tool_domain,
+)
+from toolsweep.data.schema import validate_call
+from toolsweep.data.values import render_value, value_split
+
+SPLITS = ("train", "validation", "test")
+
+
+def _calls(example):
+    return example["messages"][-1].get("tool_calls", [])
+
+
+def _free_values(example):
+    """Free-form argument values (enums and booleans are a closed set shared by all splits)."""
+    tools = {t["function"]["name"]: t["function"]["parameters"]["properties"] for t in example["tools"]}
+    for call in _calls(example):
+        props = tools[call["function"]["name"]]
+        for name, value in call["function"]["arguments"].items():
+            if "enum" in props[name] or isinstance(value, bool):
+                continue
+            yield from (value if isinstance(value, list) else [value])
+
+
+def _skeleton(example):
+    """The user text with every argument value blanked: what is left is the phrasing."""
+    text = example["messages"][0]["content"]
+    values = sorted({render_value(v) for c in _calls(example) for v in c["function"]["arguments"].values()
+                     if not isinstance(v, bool)}, key=len, reverse=True)
+    for value in values:
+        text = text.replace(value, "<V>")
+    return text
+
+
+def test_contract_shapes(splits):
+    for split, examples in splits.items():
+        assert {e["category"] for e in examples} == set(CATEGORIES)
+        for e in examples:
+            assert e["id"].startswith(f"{split}-{e['category']}-")
+            assert [m["role"] for m in e["messages"]] == ["user", "assistant"]
+            assert len({t["function"]["name"] for t in e["tools"]}) == len(e["tools"])
+            calls = _calls(e)
+            n_tools = len(e["tools"])
+            if e["category"] == "irrelevance":
+                assert "tool_calls" not in e["messages"][-1] and e["messages"][-1]["content"]
+                assert 1 <= n_tools <= 4
+            elif e["category"] == "parallel":
+                assert len(calls) >= 2
+                assert len({json.dumps(c, sort_keys=True) for c in calls}) == len(calls)
+                if len({c["function"]["name"] for c in calls}) == 1:  # same tool: a required value differs
+                    (spec,) = [t for t in e["tools"] if t["function"]["name"] == calls[0]["function"]["name"]]
+                    required = spec["function"]["parameters"]["required"]
+                    keys = {json.dumps([c["function"]["arguments"].get(k) for k in required]) for c in calls}
+                    assert len(keys) == len(calls), calls
+            elif e["category"] == "multiple":
+                assert len(calls) == 1 and 3 <= n_tools <= 8
+            else:
+                assert len(calls) == 1 and 1 <= n_tools <= 3
+            for call in calls:
+                assert call["type"] == "function"
+                assert isinstance(call["function"]["arguments"], dict)
+                assert validate_call(call, e["tools"]) == [], (e["id"], call)
+            json.dumps(e)
+
+
+def test_values_are_copied_from_the_text(splits):
+    for e in splits["train"][:300] + splits["test"][:300]:
+        text = e["messages"][0]["content"]
+        for call in _calls(e):
+            for value in call["function"]["arguments"].values():
+                if not isinstance(value, bool):
+                    items = value if isinstance(value, list) else [value]
+                    assert all(render_value(v) in text for v in items), (text, call)
+
+
+def _template_regex(template):
+    """A regex matching any rendering of ``template`` (optional clauses may be absent)."""
+    out, pos = "", 0
+    for seg in re.finditer(r"\[([^\[\]]*)\]", template):
+        out += _literal(template[pos:seg.start()])
+        body = seg.group(1)
+        flag = re.match(r"^\?(\w+):([^|]*)\|(.*)$", body)
+        out += f"(?:{_literal(flag.group(2))}|{_literal(flag.group(3))})?" if flag else f"(?:{_literal(body)})?"
+        pos = seg.end()
+    return re.compile(out + _literal(template[pos:]) + "$")
+
+
+def _literal(text):
+    return ".+?".join(re.escape(part) for part in re.split(r"\{\w+\}", text))
+
+
+def test_irrelevance_offers_no_fitting_tool(splits):
+    tools = [t["function"]["name"] for t in target_tools()]
+    patterns = {name: [_template_regex(t) for t in templates_for(name, "test")] for name in tools}
+    off_domain = 0
+    for e in splits["test"]:
+        if e["category"] != "irrelevance":
+            continue
+        text = e["messages"][0]["content"]
+        fitting = {name for name, regexes in patterns.items() if any(r.match(text) for r in regexes)}
+        offered = {t["function"]["name"] for t in e["tools"]}
+        assert not fitting & offered, (text, offered)
+        assert not {tool_domain(n) for n in fitting} & {tool_domain(n) for n in offered}
+        off_domain += bool(fitting)
+    assert off_domain > 10
+
+
+def test_multiple_prefers_confusable_distractors():
+    examples = builtin_dataset("train", 200, ["multiple"], seed=3)
+    weather = [e for e in examples if _calls(e)[0]["function"]["name"] == "get_weather"]
+    assert weather
+    for e in weather:
+        offered = {t["function"]["name"] for t in e["tools"]}
+        assert offered & {"get_forecast", "get_air_quality"}
+
+
+def test_splits_share_no_values(splits):
+    by_split = {s: {json.dumps(v) for e in ex for v in _free_values(e)} for s, ex in splits.items()}
+    assert all(by_split.values())
+    for a, b in [("train", "validation"), ("train", "test"), ("validation", "test")]:
+        assert not by_split[a] & by_split[b], (a, b, sorted(by_split[a] & by_split[b])[:5])
+    for split, values in by_split.items():
+        assert {value_split(json.loads(v)) for v in values} == {split}
+
+
+def test_splits_share_no_phrasing(splits):
+    by_split = {s: {_skeleton(e) for e in ex if e["category"] in ("simple", "multiple", "parallel")}
+                for s, ex in splits.items()}
+    for a, b in [("train", "validation"), ("train", "test"), ("validation", "test")]:
+        assert not by_split[a] & by_split[b], sorted(by_split[a] & by_split[b])[:3]
+    queries = {s: {e["messages"][0]["content"] for e in ex if e["category"] == "irrelevance"}
+               for s, ex in splits.items()}
+    assert not queries["train"] & queries["test"]
+
+
+def test_rendered_prompts_stay_short(splits):
+    def chars(e):
+        return len(json.dumps(e["tools"])) + len(e["messages"][0]["content"])
+
+    for category, limit in (("simple", 800), ("multiple", 2000)):
+        sizes = [chars(e) for e in splits["train"] if e["category"] == category]
+        assert sum(sizes) / len(sizes) < limit, category
+
+
+def test_optional_params_appear_sometimes(splits):
+    with_units = [e for e in splits["train"] for c in _calls(e) if c["function"]["name"] in ("get_weather",
+                                                                                             "get_forecast")]
+    has = [("units" in c["function"]["arguments"]) for e in with_units for c in _calls(e)
+           if c["function"]["name"] in ("get_weather", "get_forecast")]
+    assert any(has) and not all(has)
+
+
+def test_deterministic_and_prefix_stable():
+    a = builtin_dataset("train", 120, seed=7)
+    assert a == builtin_dataset("train", 120, seed=7)
+    assert a != builtin_dataset("train", 120, seed=8)
+    weights = {"simple": 1.0}
+    assert builtin_dataset("test", 50, weights, seed=1) == builtin_dataset("test", 80, weights, seed=1)[:50]
+
+
+def test_category_counts_follow_weights():
+    examples = builtin_dataset("validation", 100, {"simple": 3, "parallel": 1, "irrelevance": 0}, seed=0)
+    counts = {c: sum(e["category"] == c for e in examples) for c in CATEGORIES}
+    assert counts == {"simple": 75, "multiple": 0, "parallel": 25, "irrelevance": 0}
+
+
+def test_pretrain_catalogue_generates():
+    examples = generate_examples(pretrain_tools(), "train", 200, list(CATEGORIES), seed=0)
+    pre = {t["function"]["name"] for t in pretrain_tools()}
+    assert all(t["function"]["name"] in pre for e in examples for t in e["tools"])
+    assert all(validate_call(c, e["tools"]) == [] for e in examples for c in _calls(e))
+
+
+def test_bad_arguments_say_what_to_change():
+    with pytest.raises(ValueError, match="unknown category 'simpel'"):
+        builtin_dataset("train", 5, {"simpel": 1.0})
+    with pytest.raises(ValueError, match="all category weights are zero"):
+        builtin_dataset("train", 5, {"simple": 0})
+    with pytest.raises(KeyError, match="not in the bundled catalogues"):
+        generate_examples([{"type": "function", "function": {"name": "mystery"}}], "train", 1, ["simple"], 0)
+    with pytest.raises(ValueError, match="needs >= 3 tools"):
+        generate_examples(target_tools()[:2], "train", 1, ["multiple"], 0)

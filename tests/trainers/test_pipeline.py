@@ -1,0 +1,71 @@
+"""The whole trial function on a tiny random model: data → SFT → DPO → evaluation, with reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from toolsweep.config.schema import SweepSpec
+from toolsweep.errors import TrialFailure, UserError
+from toolsweep.trainers.pipeline import run_pipeline
+
+
+def _spec(model_dir: Path, **sections: dict) -> SweepSpec:
+    base = {
+        "name": "tiny",
+        "model": {"name": str(model_dir)},
+        "data": {"train_examples": 24, "preference_pairs": 16, "validation_examples": 8, "test_examples": 8},
+        "lora": {"r": 4},
+        "sft": {"max_steps": 4, "batch_size": 4, "eval_every": 2, "learning_rate": 5e-3},
+        "dpo": {"max_steps": 4, "batch_size": 4, "eval_every": 2, "learning_rate": 5e-3},
+        "eval": {"max_new_tokens": 8, "validation_subset": 4},
+    }
+    for key, value in sections.items():
+        base[key] = {**base.get(key, {}), **value}
+    return SweepSpec.model_validate(base)
+
+
+def test_pipeline_runs_sft_then_dpo_and_reports(tiny_model_dir: Path, tmp_path: Path) -> None:
+    reports: list[dict] = []
+    result = run_pipeline(_spec(tiny_model_dir), tmp_path / "trial", reports.append, evaluate_base=True, evaluate_test=True)
+    assert set(result.stages) == {"sft", "dpo"}
+    assert result.stages["sft"].steps == 4 and result.stages["dpo"].steps == 4
+    metrics = result.metrics
+    for key in ("base/exact_match", "sft/exact_match", "val/exact_match", "test/exact_match"):
+        assert 0.0 <= metrics[key] <= 1.0, key
+    # validation during training feeds the scheduler: at step 2 of each stage and at each stage's end
+    assert sum("val/exact_match" in r and "sft/step" in r for r in reports) >= 2
+    assert any("dpo/rewards/accuracies" in r for r in reports)
+    saved = json.loads((tmp_path / "trial" / "result.json").read_text())
+    assert saved["metrics"]["val/exact_match"] == metrics["val/exact_match"]
+    assert (tmp_path / "trial" / "config.json").is_file()
+
+    # A second call finds both stages done and only re-evaluates.
+    again = run_pipeline(_spec(tiny_model_dir), tmp_path / "trial")
+    assert again.metrics["val/exact_match"] == metrics["val/exact_match"]
+
+
+@pytest.mark.parametrize(("sft", "dpo"), [(True, False), (False, True), (False, False)])
+def test_each_stage_can_be_switched_off(tiny_model_dir: Path, tmp_path: Path, sft: bool, dpo: bool) -> None:
+    spec = _spec(tiny_model_dir, sft={"enabled": sft}, dpo={"enabled": dpo})
+    result = run_pipeline(spec, tmp_path / "trial", validate_during_training=False)
+    assert set(result.stages) == {name for name, on in (("sft", sft), ("dpo", dpo)) if on}
+    assert "val/exact_match" in result.metrics
+
+
+def test_bad_target_module_fails_before_training(tiny_model_dir: Path, tmp_path: Path) -> None:
+    spec = _spec(tiny_model_dir, lora={"target_modules": ["query_key_value"]})
+    with pytest.raises(UserError, match="query_key_value"):
+        run_pipeline(spec, tmp_path / "trial")
+    assert not (tmp_path / "trial" / "sft").exists()
+
+
+def test_a_crash_is_recorded_as_the_trials_failure(tiny_model_dir: Path, tmp_path: Path) -> None:
+    spec = _spec(tiny_model_dir, sft={"learning_rate": 1e6, "max_steps": 6})  # diverges to nan/inf
+    with pytest.raises(TrialFailure) as info:
+        run_pipeline(spec, tmp_path / "trial", validate_during_training=False)
+    failure = json.loads((tmp_path / "trial" / "failure.json").read_text())
+    assert failure["kind"] == info.value.kind == "nan"
+    assert "lower the learning rate" in failure["message"]

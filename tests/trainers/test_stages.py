@@ -1,0 +1,105 @@
+"""SFT and DPO stages on a tiny random model: they train, keep the base frozen, resume, and DPO's
+reference is the SFT model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+
+from tests.trainers.conftest import pairs_from
+from toolsweep.config.schema import DPOStage, LoraConfig, SFTStage
+from toolsweep.trainers import stages
+from toolsweep.trainers.callbacks import MetricsCallback
+from toolsweep.trainers.datasets import preference_dataset, sft_dataset
+from toolsweep.trainers.hardware import choose_precision
+from toolsweep.trainers.lora import peft_config
+
+SFT = SFTStage(learning_rate=5e-3, max_steps=12, batch_size=4, eval_every=6, max_length=256, warmup_ratio=0.0)
+DPO = DPOStage(learning_rate=5e-3, max_steps=12, batch_size=4, eval_every=6, max_length=256, beta=0.1, warmup_ratio=0.0)
+LORA = LoraConfig(r=8)
+
+
+def _load(path: Path):
+    return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+
+def _common(stage, stage_dir: Path, seed: int = 0) -> dict:
+    return stages.stage_arguments(stage, stage_dir, choose_precision("auto"), seed, 2, None, [])
+
+
+def _sft(tiny_model_dir: Path, examples: list[dict], stage_dir: Path, seed: int = 0, callbacks=()):
+    model, tokenizer = _load(tiny_model_dir)
+    logs: list[dict] = []
+    cbs = [MetricsCallback("sft", logs.append), *callbacks]
+    result, trained = stages.run_sft(model, tokenizer, sft_dataset(examples), SFT, stage_dir, _common(SFT, stage_dir, seed), peft_config(LORA), cbs)
+    return result, trained, [log["sft/loss"] for log in logs if "sft/loss" in log]
+
+
+def test_lora_sft_lowers_loss_and_keeps_base_frozen(tiny_model_dir: Path, examples: list[dict], tmp_path: Path) -> None:
+    base_before = {k: v.clone() for k, v in AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict().items()}
+    result, trained, losses = _sft(tiny_model_dir, examples, tmp_path / "sft")
+    assert result.steps == SFT.max_steps
+    assert losses[-1] < losses[0]
+    for name, param in trained.named_parameters():
+        if "lora_" not in name:
+            assert not param.requires_grad, name
+            key = name.replace("base_model.model.", "").replace(".base_layer", "")
+            if key in base_before:
+                assert torch.equal(param.detach(), base_before[key]), f"base weight {key} moved"
+    adapter = load_file(Path(result.model_dir) / "adapter_model.safetensors")
+    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in adapter.items()), "the adapter did not move"
+    assert stages.completed_stage(tmp_path / "sft") == result
+
+
+def test_same_seed_gives_the_same_loss_curve(tiny_model_dir: Path, examples: list[dict], tmp_path: Path) -> None:
+    first = _sft(tiny_model_dir, examples, tmp_path / "a", seed=3)[2]
+    second = _sft(tiny_model_dir, examples, tmp_path / "b", seed=3)[2]
+    assert first == second
+
+
+class _CrashAt(TrainerCallback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise RuntimeError("simulated crash")
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_model_dir: Path, examples: list[dict], tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _sft(tiny_model_dir, examples, tmp_path / "sft", callbacks=[_CrashAt(9)])
+    assert (tmp_path / "sft" / "checkpoint-6").is_dir()
+    result, _, losses = _sft(tiny_model_dir, examples, tmp_path / "sft")
+    assert result.resumed_from_step == 6
+    assert result.steps == SFT.max_steps
+    assert 0 < len(losses) < SFT.max_steps  # only the steps after the checkpoint were trained
+
+
+def test_dpo_continues_the_sft_adapter_against_an_sft_reference(tiny_model_dir: Path, examples: list[dict], tmp_path: Path) -> None:
+    from peft import PeftModel
+
+    sft_result, _, _ = _sft(tiny_model_dir, examples, tmp_path / "sft")
+    base, tokenizer = _load(tiny_model_dir)
+    model = PeftModel.from_pretrained(base, sft_result.model_dir, is_trainable=True)
+    logs: list[dict] = []
+    dpo_dir = tmp_path / "dpo"
+    result, trained = stages.run_dpo(
+        model, tokenizer, preference_dataset(pairs_from(examples)), DPO, dpo_dir, _common(DPO, dpo_dir), None,
+        [MetricsCallback("dpo", logs.append)],
+    )
+    # The reference TRL used is a frozen copy of the SFT adapter, not the bare base model.
+    sft_adapter = load_file(Path(sft_result.model_dir) / "adapter_model.safetensors")
+    ref = {n: p for n, p in trained.named_parameters() if ".ref." in n}
+    assert ref, "DPO did not keep an SFT reference adapter"
+    for name, param in ref.items():
+        key = name.replace(".ref.", ".")
+        assert torch.equal(param.detach(), sft_adapter[key]), key
+    accuracies = [log["dpo/rewards/accuracies"] for log in logs if "dpo/rewards/accuracies" in log]
+    margins = [log["dpo/rewards/margins"] for log in logs if "dpo/rewards/margins" in log]
+    assert accuracies[-1] >= 0.9 and margins[-1] > margins[0]
+    assert result.steps == DPO.max_steps

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from transformers import TrainerControl, TrainerState, TrainingArguments
+
+from toolsweep.config.schema import LoraConfig
+from toolsweep.errors import TrialFailure, UserError
+from toolsweep.trainers.callbacks import MetricsCallback
+from toolsweep.trainers.deepspeed import deepspeed_config
+from toolsweep.trainers.failures import NonFiniteLossError, classify_failure
+from toolsweep.trainers.hardware import choose_precision
+from toolsweep.trainers.lora import check_target_modules, linear_module_names, peft_config
+
+
+def test_cpu_gets_fp32_without_checkpointing() -> None:
+    precision = choose_precision("auto")
+    assert (precision.bf16, precision.fp16, precision.gradient_checkpointing, precision.use_cpu) == (False, False, False, True)
+    with pytest.raises(UserError, match="fp16 needs a CUDA GPU"):
+        choose_precision("fp16")
+
+
+def test_missing_target_module_lists_the_existing_ones(tiny_model_dir) -> None:
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert {"q_proj", "k_proj", "v_proj", "o_proj"} <= set(linear_module_names(model))
+    with pytest.raises(UserError) as info:
+        check_target_modules(model, LoraConfig(target_modules=["q_proj", "query_key_value"]))
+    message = str(info.value)
+    assert "['query_key_value'] not found" in message and "q_proj" in message and "lora.target_modules" in message
+    check_target_modules(model, LoraConfig(target_modules=["q_proj", "v_proj"]))
+
+
+def test_lora_alpha_defaults_to_twice_the_rank() -> None:
+    assert peft_config(LoraConfig(r=8)).lora_alpha == 16
+    assert peft_config(LoraConfig(r=8, alpha=4)).lora_alpha == 4
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_non_finite_loss_stops_the_stage_with_a_reason(bad: float) -> None:
+    callback = MetricsCallback("sft", lambda metrics: None)
+    state = TrainerState()
+    state.global_step = 7
+    with pytest.raises(NonFiniteLossError, match="sft: loss became .* at step 7") as info:
+        callback.on_log(TrainingArguments("/tmp/unused", report_to=[]), state, TrainerControl(), logs={"loss": bad})
+    assert info.value.kind == "nan"
+
+
+def test_metrics_are_forwarded_with_the_stage_prefix() -> None:
+    seen: list[dict] = []
+    state = TrainerState()
+    state.global_step = 3
+    MetricsCallback("dpo", seen.append, step_offset=10).on_log(
+        TrainingArguments("/tmp/unused", report_to=[]), state, TrainerControl(), logs={"loss": 0.5, "rewards/accuracies": 0.75}
+    )
+    assert seen[0]["dpo/loss"] == 0.5 and seen[0]["dpo/rewards/accuracies"] == 0.75
+    assert seen[0]["training_iteration_step"] == 13
+
+
+def test_failures_are_classified() -> None:
+    oom = classify_failure(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), "1 CPU, 0.5 GPU per worker")
+    assert oom.kind == "oom" and "0.5 GPU" in str(oom) and "batch_size" in str(oom)
+    other = classify_failure(ValueError("boom"), "1 CPU")
+    assert other.kind == "exception" and "ValueError: boom" in str(other)
+    assert isinstance(other, TrialFailure)
+
+
+def test_deepspeed_defaults_leave_sizes_to_the_trainer() -> None:
+    assert deepspeed_config(None) is None
+    for name, stage in (("zero2", 2), ("zero3", 3)):
+        config = deepspeed_config(name)
+        assert config["zero_optimization"]["stage"] == stage
+        assert config["train_micro_batch_size_per_gpu"] == "auto"

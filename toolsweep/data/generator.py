@@ -1,0 +1,186 @@
+"""Seeded generator of conversational tool-calling examples (see docs/data_contract.md).
+
+Categories:
+- ``simple``: one call; 1-3 tools offered.
+- ``multiple``: one call; 3-8 tools offered, distractors chosen confusable-first, then same domain.
+- ``parallel``: 2-3 calls in one message (the same tool with different values, or different tools).
+- ``irrelevance``: no offered tool fits (an off-topic query, or a request for a tool of another
+  domain that is not offered); the answer is a short text and has no ``tool_calls`` key.
+
+Splits never share phrasing templates or free-form argument values (``values.py``,
+``templates.py``), so the test split measures generalisation rather than recall. Example ``k`` of a
+category depends only on ``(seed, split, category, k)``, so growing ``n`` keeps earlier examples.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+
+from toolsweep.data.catalogue import ToolEntry, confusables_of, target_tools, tool_entry, tool_name
+from toolsweep.data.templates import join_requests, off_topic_query, refusal, render_request
+from toolsweep.data.values import SPLITS, check_split
+
+CATEGORIES: tuple[str, ...] = ("simple", "multiple", "parallel", "irrelevance")
+DEFAULT_CATEGORIES: dict[str, float] = {"simple": 0.4, "multiple": 0.3, "parallel": 0.15, "irrelevance": 0.15}
+"""Category weights used by ``builtin_dataset`` when none are given."""
+
+
+def normalise_weights(weights: dict[str, float] | list[str] | tuple[str, ...], known: tuple[str, ...] | None,
+                      what: str) -> dict[str, float]:
+    """Check a weights mapping (or a list meaning equal weights) and drop zero weights.
+
+    ``what`` names one key in messages (e.g. ``"category"``, ``"source"``).
+
+    Raises ValueError naming the offending key or the weights when they are unknown, negative or all zero.
+    """
+    if isinstance(weights, (list, tuple)):
+        weights = {name: 1.0 for name in weights}
+    if not isinstance(weights, dict) or not weights:
+        raise ValueError(f"{what} weights must be a non-empty dict of weights or list of names, got {weights!r}")
+    for name, weight in weights.items():
+        if known is not None and name not in known:
+            raise ValueError(f"unknown {what} {name!r}; use one of {', '.join(known)}")
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
+            raise ValueError(f"weight of {name!r} must be a number >= 0, got {weight!r}")
+    kept = {name: float(w) for name, w in weights.items() if w > 0}
+    if not kept:
+        raise ValueError(f"all {what} weights are zero ({weights}); give at least one a positive weight")
+    return kept
+
+
+def allocate(weights: dict[str, float], n: int) -> dict[str, int]:
+    """Split ``n`` into integer counts proportional to ``weights`` (largest remainder; ties by order)."""
+    total = sum(weights.values())
+    exact = {name: n * w / total for name, w in weights.items()}
+    counts = {name: int(x) for name, x in exact.items()}
+    order = sorted(weights, key=lambda name: -(exact[name] - counts[name]))
+    for name in order[: n - sum(counts.values())]:
+        counts[name] += 1
+    return counts
+
+
+def generate_examples(tools: list[dict], split: str, n: int,
+                      categories: dict[str, float] | list[str] | None = None, seed: int = 0) -> list[dict]:
+    """Generate ``n`` examples for ``split`` over ``tools`` (bundled catalogue specs), seeded.
+
+    ``categories`` maps category -> weight (or lists categories, equal weights); counts are exact
+    proportions of ``n`` (largest remainder) and the categories are interleaved deterministically.
+    """
+    check_split(split)
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    weights = normalise_weights(categories or DEFAULT_CATEGORIES, CATEGORIES, "category")
+    if not tools:
+        raise ValueError("tools is empty; pass e.g. target_tools()")
+    offered = {tool_name(t): t for t in tools}
+    entries = [tool_entry(name) for name in offered]
+    if "multiple" in weights and len(entries) < 3:
+        raise ValueError(f"category 'multiple' needs >= 3 tools, got {len(entries)}")
+    counts = allocate(weights, n)
+    order = [c for c in weights for _ in range(counts[c])]
+    random.Random(f"{seed}|{split}|order").shuffle(order)
+    seen: dict[str, int] = {}
+    examples = []
+    for category in order:
+        k = seen[category] = seen.get(category, -1) + 1
+        rng = random.Random(f"{seed}|{split}|{category}|{k}")
+        example = _BUILDERS[category](entries, split, rng)
+        example["tools"] = [copy.deepcopy(offered[name]) for name in example["tools"]]
+        examples.append({"id": f"{split}-{category}-{k:06d}", "category": category, **example})
+    return examples
+
+
+def _call(name: str, args: dict) -> dict:
+    return {"type": "function", "function": {"name": name, "arguments": args}}
+
+
+def _calls_message(calls: list[dict]) -> dict:
+    return {"role": "assistant", "content": "", "tool_calls": calls}
+
+
+def _distractors(target: ToolEntry, entries: list[ToolEntry], k: int, rng: random.Random,
+                 confusable_first: bool) -> list[str]:
+    others = [e for e in entries if e.name != target.name]
+    if not confusable_first:
+        return [e.name for e in rng.sample(others, min(k, len(others)))]
+    close = set(confusables_of(target.name))
+    groups = [[e for e in others if e.name in close],
+              [e for e in others if e.name not in close and e.domain == target.domain],
+              [e for e in others if e.name not in close and e.domain != target.domain]]
+    ranked: list[str] = []
+    for group in groups:
+        rng.shuffle(group)
+        ranked.extend(e.name for e in group)
+    return ranked[:k]
+
+
+def _single(entries: list[ToolEntry], split: str, rng: random.Random, n_tools: int, confusable_first: bool) -> dict:
+    target = rng.choice(entries)
+    text, args = render_request(target, split, rng)
+    names = [target.name] + _distractors(target, entries, n_tools - 1, rng, confusable_first)
+    rng.shuffle(names)
+    return {"tools": names, "messages": [{"role": "user", "content": text},
+                                         _calls_message([_call(target.name, args)])]}
+
+
+def _simple(entries: list[ToolEntry], split: str, rng: random.Random) -> dict:
+    return _single(entries, split, rng, rng.randint(1, 3), confusable_first=False)
+
+
+def _multiple(entries: list[ToolEntry], split: str, rng: random.Random) -> dict:
+    return _single(entries, split, rng, rng.randint(3, min(8, len(entries))), confusable_first=True)
+
+
+def _parallel(entries: list[ToolEntry], split: str, rng: random.Random) -> dict:
+    n_calls = 2 if rng.random() < 0.8 else 3
+    if rng.random() < 0.5 or len(entries) < n_calls:
+        chosen = [rng.choice(entries)] * n_calls
+    else:
+        chosen = rng.sample(entries, n_calls)
+    texts, calls = [], []
+    for entry in chosen:
+        previous = [c["function"]["arguments"] for c in calls if c["function"]["name"] == entry.name]
+        for _ in range(50):
+            text, args = render_request(entry, split, rng, avoid=previous[-1] if previous else None)
+            if all(args != p for p in previous):
+                break
+        texts.append(text)
+        calls.append(_call(entry.name, args))
+    called = list(dict.fromkeys(e.name for e in chosen))
+    pool = [e for e in entries if e.name not in called]
+    names = called + [e.name for e in rng.sample(pool, min(rng.randint(0, 2), len(pool)))]
+    rng.shuffle(names)
+    return {"tools": names, "messages": [{"role": "user", "content": join_requests(texts, split, rng)},
+                                         _calls_message(calls)]}
+
+
+def _irrelevance(entries: list[ToolEntry], split: str, rng: random.Random) -> dict:
+    asked = rng.choice(entries)
+    unrelated = [e for e in entries if e.domain != asked.domain and e.name not in confusables_of(asked.name)]
+    if unrelated and rng.random() < 0.5:
+        text, _ = render_request(asked, split, rng)
+        pool = unrelated
+    else:
+        text, pool = off_topic_query(split, rng), entries
+    names = [e.name for e in rng.sample(pool, min(rng.randint(1, 4), len(pool)))]
+    return {"tools": names, "messages": [{"role": "user", "content": text},
+                                         {"role": "assistant", "content": refusal(rng)}]}
+
+
+_BUILDERS = {"simple": _simple, "multiple": _multiple, "parallel": _parallel, "irrelevance": _irrelevance}
+
+
+def builtin_dataset(split: str, n: int, categories: dict[str, float] | list[str] | None = None,
+                    seed: int = 0) -> list[dict]:
+    """``n`` examples of ``split`` over the target catalogue (the default data of a sweep)."""
+    return generate_examples(target_tools(), split, n, categories, seed)
+
+
+def make_splits(seed: int = 0, sizes: dict[str, int] | None = None,
+                categories: dict[str, float] | list[str] | None = None) -> dict[str, list[dict]]:
+    """Train/validation/test examples over the target catalogue; default sizes 2000/200/400."""
+    sizes = sizes or {"train": 2000, "validation": 200, "test": 400}
+    for split in sizes:
+        check_split(split)
+    return {split: builtin_dataset(split, sizes[split], categories, seed) for split in SPLITS if split in sizes}

@@ -1,0 +1,175 @@
+"""One trial as a plain function: typed spec → data → SFT → DPO → tool-calling evaluation → metrics.
+
+This is what ``toolsweep train`` runs directly and what the Ray Tune trainable calls; it never imports Ray.
+Results stream out through a ``Reporter`` callable. Each stage lives in its own directory under
+``out_dir`` so that a crashed trial resumes from its last checkpoint and a finished stage is reused (the
+sweep driver points ``sft_dir`` at the shared stage cache so that trials with the same SFT recipe share it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
+
+from toolsweep.config.schema import SweepSpec
+from toolsweep.data.prepare import PreparedData, prepare_data
+from toolsweep.errors import UserError
+from toolsweep.trainers import stages
+from toolsweep.trainers.callbacks import MetricsCallback, Reporter, ValidationCallback
+from toolsweep.trainers.datasets import preference_dataset, sft_dataset
+from toolsweep.trainers.deepspeed import deepspeed_config
+from toolsweep.trainers.failures import classify_failure
+from toolsweep.trainers.hardware import Precision, choose_precision
+from toolsweep.trainers.loading import configure_hub_access, load_base, load_tokenizer
+from toolsweep.trainers.lora import check_target_modules, peft_config
+
+__all__ = ["PipelineResult", "evaluate_model", "run_pipeline"]
+
+
+@dataclass
+class PipelineResult:
+    """Everything a trial produced: final weights, per-stage results, and flat metrics."""
+
+    model_dir: str | None
+    stages: dict[str, stages.StageResult] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _ignore(metrics: dict[str, float]) -> None:
+    return None
+
+
+def evaluate_model(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, examples: list[dict[str, Any]], spec: SweepSpec,
+    failures_path: Path | None = None,
+) -> dict[str, float]:
+    """Tool-calling metrics of ``model`` on ``examples`` (flat dict, ``exact_match`` is the headline)."""
+    from toolsweep.evaluation.runner import evaluate
+
+    report = evaluate(
+        model,
+        tokenizer,
+        examples,
+        batch_size=spec.eval.batch_size,
+        max_new_tokens=spec.eval.max_new_tokens,
+        failures_path=failures_path,
+    )
+    return report.metrics.to_flat_dict()
+
+
+def _prefixed(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
+    return {f"{prefix}/{key}": value for key, value in metrics.items()}
+
+
+def _callbacks(
+    stage_name: str, every: int, spec: SweepSpec, tokenizer: PreTrainedTokenizerBase, data: PreparedData,
+    reporter: Reporter, step_offset: int, validate: bool,
+) -> list[Any]:
+    callbacks: list[Any] = [MetricsCallback(stage_name, reporter, step_offset)]
+    if validate:
+        subset = data.validation[: spec.eval.validation_subset]
+        callbacks.append(ValidationCallback(stage_name, every, lambda m: evaluate_model(m, tokenizer, subset, spec), reporter))
+    return callbacks
+
+
+def _load_stage(spec: SweepSpec, precision: Precision, done: stages.StageResult, trainable: bool) -> PreTrainedModel:
+    """A finished stage's model from disk: base + its adapter, or the full fine-tuned model."""
+    if spec.lora.enabled:
+        from peft import PeftModel
+
+        base = load_base(spec.model, precision.torch_dtype)
+        return PeftModel.from_pretrained(base, done.model_dir, is_trainable=trainable)
+    return load_base(spec.model.model_copy(update={"name": done.model_dir}), precision.torch_dtype)
+
+
+def run_pipeline(
+    spec: SweepSpec,
+    out_dir: Path,
+    reporter: Reporter | None = None,
+    *,
+    sft_dir: Path | None = None,
+    evaluate_base: bool = False,
+    evaluate_test: bool = False,
+    validate_during_training: bool = True,
+    report_to: list[str] | None = None,
+) -> PipelineResult:
+    """Run the trial described by ``spec`` in ``out_dir``; raise TrialFailure with a reason on failure."""
+    report = reporter or _ignore
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.json").write_text(json.dumps(spec.model_dump(mode="json"), indent=2))
+    configure_hub_access(spec.model, needs_hub_data=any(s.hub for s in spec.data.sources.values()))
+    set_seed(spec.seed)
+    data = prepare_data(spec)
+    tokenizer = load_tokenizer(spec.model)
+    base = load_base(spec.model, "auto")
+    precision = choose_precision(spec.resources.precision, base.num_parameters())
+    if precision.torch_dtype != base.dtype:
+        base = base.to(precision.torch_dtype)
+    if spec.lora.enabled:
+        check_target_modules(base, spec.lora)
+    ds = deepspeed_config(spec.resources.deepspeed)
+    resources = f"{spec.resources.cpus_per_trial:g} CPU, {spec.resources.gpus_per_trial:g} GPU per worker"
+    result = PipelineResult(model_dir=None)
+    metrics = result.metrics
+    try:
+        if evaluate_base:
+            metrics.update(_prefixed("base", evaluate_model(base, tokenizer, data.validation, spec)))
+            report(dict(metrics))
+        model: PreTrainedModel = base
+        step_offset = 0
+        if spec.sft.enabled:
+            sft_dir = Path(sft_dir or out_dir / "sft")
+            done = stages.completed_stage(sft_dir)
+            if done is None:
+                common = stages.stage_arguments(spec.sft, sft_dir, precision, spec.seed, spec.storage.keep_checkpoints, ds, report_to or [])
+                callbacks = _callbacks("sft", spec.sft.eval_every, spec, tokenizer, data, report, 0, validate_during_training)
+                lora = peft_config(spec.lora) if spec.lora.enabled else None
+                done, model = stages.run_sft(model, tokenizer, sft_dataset(data.train), spec.sft, sft_dir, common, lora, callbacks)
+            else:
+                model = _load_stage(spec, precision, done, trainable=spec.dpo.enabled)
+            result.stages["sft"] = done
+            result.model_dir = done.model_dir
+            step_offset = done.steps
+            metrics.update(_prefixed("sft", evaluate_model(model, tokenizer, data.validation, spec)))
+            report(dict(metrics))
+        if spec.dpo.enabled:
+            dpo_dir = out_dir / "dpo"
+            done = stages.completed_stage(dpo_dir)
+            if done is None:
+                common = stages.stage_arguments(spec.dpo, dpo_dir, precision, spec.seed, spec.storage.keep_checkpoints, ds, report_to or [])
+                callbacks = _callbacks("dpo", spec.dpo.eval_every, spec, tokenizer, data, report, step_offset, validate_during_training)
+                # Without SFT, DPO trains a fresh adapter on the base; after SFT it continues the SFT adapter.
+                lora = peft_config(spec.lora) if spec.lora.enabled and not spec.sft.enabled else None
+                done, model = stages.run_dpo(model, tokenizer, preference_dataset(data.pairs), spec.dpo, dpo_dir, common, lora, callbacks)
+                model = _unwrap_reference(model)
+            else:
+                model = _load_stage(spec, precision, done, trainable=False)
+            result.stages["dpo"] = done
+            result.model_dir = done.model_dir
+        final = _prefixed("val", evaluate_model(model, tokenizer, data.validation, spec, out_dir / "val_failures.jsonl"))
+        metrics.update(final)
+        if evaluate_test:
+            metrics.update(_prefixed("test", evaluate_model(model, tokenizer, data.test, spec, out_dir / "test_failures.jsonl")))
+    except UserError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a reason the sweep can record
+        failure = classify_failure(exc, resources)
+        (out_dir / "failure.json").write_text(json.dumps({"kind": failure.kind, "message": str(failure)}))
+        raise failure from exc
+    (out_dir / "result.json").write_text(json.dumps({"model_dir": result.model_dir, "metrics": metrics}, indent=2))
+    report(dict(metrics))
+    return result
+
+
+def _unwrap_reference(model: PreTrainedModel) -> PreTrainedModel:
+    """After DPO on a PeftModel, drop TRL's frozen 'ref' adapter so evaluation uses the trained one."""
+    peft_config_map = getattr(model, "peft_config", None)
+    if peft_config_map and "ref" in peft_config_map:
+        model.set_adapter("default")
+        model.delete_adapter("ref")
+    return model

@@ -1,0 +1,151 @@
+"""SFT and DPO stages through TRL, sharing one way to build their arguments and to run and resume.
+
+Each stage writes into its own directory: Trainer checkpoints (``checkpoint-N/``, at most
+``keep_checkpoints`` of them) while it runs, then the final weights in ``final/`` plus ``stage.json`` with
+its metrics. A stage whose ``stage.json`` exists is done and is not run again; a stage with checkpoints
+resumes from the last one, continuing the step count. That is what lets a crashed trial retry cheaply.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
+
+from toolsweep.config.schema import DPOStage, SFTStage
+from toolsweep.trainers.hardware import Precision
+
+__all__ = ["StageResult", "completed_stage", "run_dpo", "run_sft", "stage_arguments"]
+
+STAGE_FILE = "stage.json"
+
+
+@dataclass
+class StageResult:
+    """What a finished stage leaves behind: where its weights are and how training went."""
+
+    name: str
+    model_dir: str
+    steps: int
+    seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    resumed_from_step: int = 0
+
+    def save(self, stage_dir: Path) -> None:
+        (stage_dir / STAGE_FILE).write_text(json.dumps(asdict(self), indent=2))
+
+
+def completed_stage(stage_dir: Path) -> StageResult | None:
+    """The result of a stage that already finished in ``stage_dir``, or None."""
+    path = stage_dir / STAGE_FILE
+    if not path.is_file():
+        return None
+    return StageResult(**json.loads(path.read_text()))
+
+
+def stage_arguments(
+    stage: SFTStage | DPOStage,
+    output_dir: Path,
+    precision: Precision,
+    seed: int,
+    keep_checkpoints: int,
+    deepspeed: dict[str, Any] | str | None,
+    report_to: list[str],
+) -> dict[str, Any]:
+    """TrainingArguments fields common to both stages, from our typed stage config."""
+    return {
+        "output_dir": str(output_dir),
+        "max_steps": stage.max_steps,
+        "per_device_train_batch_size": stage.batch_size,
+        "gradient_accumulation_steps": stage.gradient_accumulation_steps,
+        "learning_rate": stage.learning_rate,
+        "lr_scheduler_type": stage.lr_scheduler,
+        "warmup_steps": int(stage.warmup_ratio * stage.max_steps),
+        "weight_decay": stage.weight_decay,
+        "max_length": stage.max_length,
+        "logging_steps": max(1, min(10, stage.eval_every // 2)),
+        "save_strategy": "steps",
+        "save_steps": stage.eval_every,
+        "save_total_limit": keep_checkpoints,
+        "seed": seed,
+        "data_seed": seed,
+        "report_to": report_to,
+        "include_num_input_tokens_seen": "non_padding",
+        "disable_tqdm": True,
+        "deepspeed": deepspeed,
+        "dataloader_num_workers": 0,
+        **precision.training_kwargs(),
+    }
+
+
+def _train(trainer: Any, name: str, stage_dir: Path, tokenizer: PreTrainedTokenizerBase) -> tuple[StageResult, Any]:
+    last = get_last_checkpoint(str(stage_dir)) if stage_dir.is_dir() else None
+    resumed = int(Path(last).name.split("-")[-1]) if last else 0
+    started = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=last)
+    final = stage_dir / "final"
+    trainer.save_model(str(final))  # safetensors: the adapter, or the full model without LoRA
+    tokenizer.save_pretrained(str(final))
+    metrics = {k: float(v) for k, v in output.metrics.items() if isinstance(v, (int, float))}
+    result = StageResult(name, str(final), trainer.state.global_step, time.perf_counter() - started, metrics, resumed)
+    if trainer.is_world_process_zero():
+        result.save(stage_dir)
+    return result, trainer.model
+
+
+def run_sft(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    dataset: Dataset,
+    stage: SFTStage,
+    stage_dir: Path,
+    common: dict[str, Any],
+    peft_config: Any | None,
+    callbacks: list[TrainerCallback],
+) -> tuple[StageResult, PreTrainedModel]:
+    """Supervised fine-tuning on conversations with tools; loss on the assistant's tokens only."""
+    from trl import SFTConfig, SFTTrainer
+
+    args = SFTConfig(**common, assistant_only_loss=True, packing=stage.packing, padding_free=stage.packing)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    return _train(trainer, "sft", stage_dir, tokenizer)
+
+
+def run_dpo(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    dataset: Dataset,
+    stage: DPOStage,
+    stage_dir: Path,
+    common: dict[str, Any],
+    peft_config: Any | None,
+    callbacks: list[TrainerCallback],
+) -> tuple[StageResult, PreTrainedModel]:
+    """DPO on preference pairs. ``model`` is the SFT result: a PeftModel carrying the SFT adapter (TRL keeps
+    a frozen copy of it as the reference) or a full model (TRL copies it as the reference)."""
+    from trl import DPOConfig, DPOTrainer
+
+    args = DPOConfig(**common, beta=stage.beta, loss_type=[stage.loss_type])
+    trainer = DPOTrainer(
+        model=model,
+        ref_model=None,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    return _train(trainer, "dpo", stage_dir, tokenizer)
