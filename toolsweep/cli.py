@@ -63,6 +63,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from toolsweep.config import load_sweep
+    from toolsweep.sweeps.driver import run_sweep
+    from toolsweep.sweeps.report_console import print_summary
+
+    sweep = load_sweep(args.sweep, args.overrides)
+    summary = run_sweep(sweep, resume=args.resume, address=args.address)
+    print_summary(summary)
+    return 0 if summary["best_trial"] else 1
+
+
 def _defaults(sweep: object) -> dict[str, object]:
     return {path: domain.default() for path, domain in sweep.space.items()}  # type: ignore[attr-defined]
 
@@ -91,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_args(run)
     run.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
     run.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
-    run.set_defaults(handler=_not_yet(6))
+    run.set_defaults(handler=_cmd_run)
 
     train = verbs.add_parser("train", help="run one fixed configuration (SFT → DPO → eval), no search")
     _add_sweep_args(train)

@@ -21,4 +21,9 @@ class TrialFailure(RuntimeError):
 
     def __init__(self, kind: str, message: str) -> None:
         self.kind = kind
+        self.message = message
         super().__init__(f"[{kind}] {message}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # Failures cross process boundaries (Ray workers → driver); rebuild from kind and message.
+        return TrialFailure, (self.kind, self.message)

@@ -2,28 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("WANDB_MODE", "disabled")
-
-TEMPLATE = Path(__file__).parents[2] / "toolsweep" / "models" / "chat_template.jinja"
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from toolsweep.evaluation.testing import build_tiny_lm
-
-    model, tokenizer = build_tiny_lm(seed=0, hidden_size=32, num_layers=2)
-    tokenizer.chat_template = TEMPLATE.read_text()
-    path = tmp_path_factory.mktemp("tiny-model")
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -102,7 +102,8 @@ def describe_pydantic_error(root: type[BaseModel], error: dict[str, Any]) -> str
     given = error.get("input")
     if isinstance(given, dict) and kind.endswith("_type"):
         message += f" (got a mapping {given!r}); search expressions are: " + ", ".join(sorted(EXPRESSION_KEYS))
-    elif kind.endswith("_type") or kind.endswith("_parsing") or "ctx" in error or kind == "literal_error":
-        if not isinstance(given, (dict, BaseModel)):
-            message += f" (got {given!r})"
+    elif (kind.endswith(("_type", "_parsing")) or "ctx" in error or kind == "literal_error") and not isinstance(
+        given, (dict, BaseModel)
+    ):
+        message += f" (got {given!r})"
     return message

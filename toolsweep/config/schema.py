@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 __all__ = [
     "BUILTIN_CATEGORIES",
     "REJECTION_KINDS",
+    "DPOStage",
     "DataConfig",
     "DataSource",
-    "DPOStage",
     "EvalConfig",
     "LoraConfig",
     "ModelConfig",

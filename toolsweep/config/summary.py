@@ -34,14 +34,14 @@ def describe_sweep(sweep: Sweep) -> str:
     weights = ", ".join(f"{name}={source.weight:g}" for name, source in spec.data.sources.items())
     search = spec.search
     resources = spec.resources
+    sft = _stage("SFT", spec.sft.enabled, spec.sft.max_steps, spec.sft.learning_rate)
+    dpo = _stage("DPO", spec.dpo.enabled, spec.dpo.max_steps, spec.dpo.learning_rate)
     lines = [
         f"{sweep.source}: OK",
         f"  model      {spec.model.name}",
-        f"  stages     {_stage('SFT', spec.sft.enabled, spec.sft.max_steps, spec.sft.learning_rate)} → "
-        f"{_stage('DPO', spec.dpo.enabled, spec.dpo.max_steps, spec.dpo.learning_rate)}, {lora}",
+        f"  stages     {sft} → {dpo}, {lora}",
         f"  data mix   {weights} ({spec.data.train_examples} SFT examples, {spec.data.preference_pairs} DPO pairs)",
-        f"  search     {search.algorithm} + {search.scheduler}, {search.num_samples} trials, "
-        f"{search.mode} {search.metric}",
+        f"  search     {search.algorithm} + {search.scheduler}, {search.num_samples} trials, {search.mode} {search.metric}",
         f"  resources  {resources.cpus_per_trial:g} CPU, {resources.gpus_per_trial:g} GPU, "
         f"{resources.workers} worker(s) per trial" + (f", DeepSpeed {resources.deepspeed}" if resources.deepspeed else ""),
         f"  storage    {spec.storage.path}/{spec.name}",

@@ -58,6 +58,7 @@ class ValidationCallback(TrainerCallback):
         self.evaluate = evaluate
         self.reporter = reporter
         self.seconds = 0.0  # time spent validating, so its share of the trial can be reported
+        self.history: list[dict[str, float]] = []
 
     def _run(self, state: TrainerState, model: Any) -> None:
         started = time.perf_counter()
@@ -71,6 +72,7 @@ class ValidationCallback(TrainerCallback):
         report = {f"val/{key}": value for key, value in metrics.items()}
         report[f"{self.stage}/step"] = float(state.global_step)
         report["val/seconds"] = self.seconds
+        self.history.append(report)
         self.reporter(report)
 
     def on_step_end(

@@ -9,6 +9,9 @@ sweep driver points ``sft_dir`` at the shared stage cache so that trials with th
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,10 @@ class PipelineResult:
 
 def _ignore(metrics: dict[str, float]) -> None:
     return None
+
+
+def _no_lock(path: Path) -> AbstractContextManager[None]:
+    return nullcontext()
 
 
 def evaluate_model(
@@ -96,9 +103,15 @@ def run_pipeline(
     evaluate_test: bool = False,
     validate_during_training: bool = True,
     report_to: list[str] | None = None,
+    sft_lock: Callable[[Path], AbstractContextManager[None]] | None = None,
 ) -> PipelineResult:
     """Run the trial described by ``spec`` in ``out_dir``; raise TrialFailure with a reason on failure."""
     report = reporter or _ignore
+    # Under a multi-worker trial (Ray Train + DeepSpeed) every rank trains; rank 0 alone evaluates, from the
+    # saved weights, since ZeRO-3 leaves each rank only a shard of the live model.
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    validate_during_training = validate_during_training and not distributed
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(spec.model_dump(mode="json"), indent=2))
@@ -117,26 +130,37 @@ def run_pipeline(
     result = PipelineResult(model_dir=None)
     metrics = result.metrics
     try:
-        if evaluate_base:
+        if evaluate_base and is_main:
             metrics.update(_prefixed("base", evaluate_model(base, tokenizer, data.validation, spec)))
             report(dict(metrics))
         model: PreTrainedModel = base
         step_offset = 0
         if spec.sft.enabled:
             sft_dir = Path(sft_dir or out_dir / "sft")
-            done = stages.completed_stage(sft_dir)
-            if done is None:
-                common = stages.stage_arguments(spec.sft, sft_dir, precision, spec.seed, spec.storage.keep_checkpoints, ds, report_to or [])
-                callbacks = _callbacks("sft", spec.sft.eval_every, spec, tokenizer, data, report, 0, validate_during_training)
-                lora = peft_config(spec.lora) if spec.lora.enabled else None
-                done, model = stages.run_sft(model, tokenizer, sft_dataset(data.train), spec.sft, sft_dir, common, lora, callbacks)
-            else:
-                model = _load_stage(spec, precision, done, trainable=spec.dpo.enabled)
+            with (sft_lock or _no_lock)(sft_dir):  # trials sharing an SFT recipe compute it once
+                done = stages.completed_stage(sft_dir)
+                if done is None:
+                    common = stages.stage_arguments(spec.sft, sft_dir, precision, spec.seed, spec.storage.keep_checkpoints, ds, report_to or [])
+                    callbacks = _callbacks("sft", spec.sft.eval_every, spec, tokenizer, data, report, 0, validate_during_training)
+                    lora = peft_config(spec.lora) if spec.lora.enabled else None
+                    done, model = stages.run_sft(model, tokenizer, sft_dataset(data.train), spec.sft, sft_dir, common, lora, callbacks)
+                    done.history = next((cb.history for cb in callbacks if isinstance(cb, ValidationCallback)), [])
+                    if is_main:
+                        done.save(sft_dir)
+                    metrics["sft/cached"] = 0.0
+                else:
+                    metrics["sft/cached"] = 1.0
+                    for past in done.history:  # the scheduler sees the same rungs as for a trial that trained
+                        report(dict(past))
+                    model = _load_stage(spec, precision, done, trainable=spec.dpo.enabled)
             result.stages["sft"] = done
             result.model_dir = done.model_dir
             step_offset = done.steps
-            metrics.update(_prefixed("sft", evaluate_model(model, tokenizer, data.validation, spec)))
-            report(dict(metrics))
+            if distributed:
+                model = _load_stage(spec, precision, done, trainable=spec.dpo.enabled)
+            if is_main:
+                metrics.update(_prefixed("sft", evaluate_model(model, tokenizer, data.validation, spec)))
+                report(dict(metrics))
         if spec.dpo.enabled:
             dpo_dir = out_dir / "dpo"
             done = stages.completed_stage(dpo_dir)
@@ -151,13 +175,17 @@ def run_pipeline(
                 model = _load_stage(spec, precision, done, trainable=False)
             result.stages["dpo"] = done
             result.model_dir = done.model_dir
+            if distributed:
+                model = _load_stage(spec, precision, done, trainable=False)
+        if not is_main:
+            return result
         final = _prefixed("val", evaluate_model(model, tokenizer, data.validation, spec, out_dir / "val_failures.jsonl"))
         metrics.update(final)
         if evaluate_test:
             metrics.update(_prefixed("test", evaluate_model(model, tokenizer, data.test, spec, out_dir / "test_failures.jsonl")))
     except UserError:
         raise
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a reason the sweep can record
+    except Exception as exc:
         failure = classify_failure(exc, resources)
         (out_dir / "failure.json").write_text(json.dumps({"kind": failure.kind, "message": str(failure)}))
         raise failure from exc

@@ -36,6 +36,8 @@ class StageResult:
     seconds: float
     metrics: dict[str, float] = field(default_factory=dict)
     resumed_from_step: int = 0
+    # Validation reports made while the stage trained; replayed to the scheduler when a cached stage is reused.
+    history: list[dict[str, float]] = field(default_factory=list)
 
     def save(self, stage_dir: Path) -> None:
         (stage_dir / STAGE_FILE).write_text(json.dumps(asdict(self), indent=2))
@@ -91,8 +93,14 @@ def _train(trainer: Any, name: str, stage_dir: Path, tokenizer: PreTrainedTokeni
     output = trainer.train(resume_from_checkpoint=last)
     final = stage_dir / "final"
     trainer.save_model(str(final))  # safetensors: the adapter, or the full model without LoRA
-    tokenizer.save_pretrained(str(final))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(final))
+    trainer.accelerator.wait_for_everyone()  # other ranks load `final` next: it must be complete
     metrics = {k: float(v) for k, v in output.metrics.items() if isinstance(v, (int, float))}
+    # Record how the stage really ran, so a multi-worker DeepSpeed trial can be checked after the fact.
+    metrics["world_size"] = float(trainer.args.world_size)
+    plugin = trainer.accelerator.state.deepspeed_plugin if trainer.is_deepspeed_enabled else None
+    metrics["zero_stage"] = float(plugin.zero_stage) if plugin is not None else 0.0
     result = StageResult(name, str(final), trainer.state.global_step, time.perf_counter() - started, metrics, resumed)
     if trainer.is_world_process_zero():
         result.save(stage_dir)

@@ -1,0 +1,41 @@
+"""Shared fixtures: a tiny random model on disk and a local Ray instance, both built once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("WANDB_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+TEMPLATE = Path(__file__).parents[1] / "toolsweep" / "models" / "chat_template.jinja"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer Qwen2 (hidden 32) with the built-in chat template, saved like a real model."""
+    from toolsweep.evaluation.testing import build_tiny_lm
+
+    model, tokenizer = build_tiny_lm(seed=0, hidden_size=32, num_layers=2)
+    tokenizer.chat_template = TEMPLATE.read_text()
+    path = tmp_path_factory.mktemp("tiny-model")
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """A local Ray with 2 CPUs for the whole session (starting Ray costs seconds)."""
+    import ray
+
+    from toolsweep.sweeps.ray_runtime import ensure_ray
+
+    ensure_ray(num_cpus=2)
+    yield
+    ray.shutdown()
