@@ -1,0 +1,77 @@
+"""Search-space conversion and searcher/scheduler construction (no Ray cluster needed)."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from toolsweep.config.schema import SearchConfig
+from toolsweep.errors import UserError
+from toolsweep.search_spaces import Choice, Grid, LogUniform, RandInt, Uniform
+from toolsweep.sweeps.searchers import build_scheduler, build_searcher, max_reports
+from toolsweep.sweeps.space import OptunaDefineByRun, condition_of, to_tune_domain, to_tune_space
+
+
+def test_randint_includes_its_upper_bound() -> None:
+    domain = to_tune_domain(RandInt(2, 3))
+    assert {domain.sample() for _ in range(200)} == {2, 3}
+
+
+def test_seeded_sampling_stays_inside_the_domains() -> None:
+    space = to_tune_space({"lora.r": Choice((4, 8)), "sft.learning_rate": LogUniform(1e-4, 1e-2), "w": Uniform(0.5, 2.0)}, "random")
+    for _ in range(100):
+        assert space["lora.r"].sample() in (4, 8)
+        assert 1e-4 <= space["sft.learning_rate"].sample() <= 1e-2
+        assert 0.5 <= space["w"].sample() <= 2.0
+
+
+def test_grid_turns_choices_into_axes_and_rejects_ranges() -> None:
+    space = to_tune_space({"lora.r": Choice((4, 8)), "dpo.beta": Grid((0.1, 0.2))}, "grid")
+    assert space["lora.r"] == {"grid_search": [4, 8]} and space["dpo.beta"] == {"grid_search": [0.1, 0.2]}
+    with pytest.raises(UserError, match="sft.learning_rate"):
+        to_tune_space({"sft.learning_rate": LogUniform(1e-4, 1e-2)}, "grid")
+
+
+def test_optuna_rejects_grid_expressions_by_field() -> None:
+    with pytest.raises(UserError, match=r"optuna cannot run grid expressions at \['dpo.beta'\]"):
+        build_searcher(SearchConfig(algorithm="optuna"), {"dpo.beta": Grid((0.1, 0.2))})
+
+
+def test_dpo_parameters_are_conditional_on_dpo_being_searched_on() -> None:
+    space = {"dpo.enabled": Choice((True, False)), "dpo.beta": LogUniform(0.01, 1.0), "lora.r": Choice((4, 8))}
+    assert condition_of("dpo.beta", space) == "dpo.enabled"
+    assert condition_of("lora.r", space) is None
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    define = OptunaDefineByRun(space)
+    seen = []
+    for _ in range(20):
+        trial = study.ask()
+        define(trial)
+        seen.append(trial.params)
+    assert any(not p["dpo.enabled"] for p in seen) and any(p["dpo.enabled"] for p in seen)
+    for params in seen:
+        assert ("dpo.beta" in params) == params["dpo.enabled"]
+    random_space = to_tune_space(space, "random")
+    assert callable(getattr(random_space["dpo.beta"], "func", None))
+
+
+@pytest.mark.parametrize("algorithm", ["random", "grid", "optuna", "hyperopt"])
+def test_every_searcher_builds(algorithm: str) -> None:
+    searcher, space = build_searcher(SearchConfig(algorithm=algorithm), {"lora.r": Choice((4, 8))})
+    assert searcher is not None
+    assert ("lora.r" in space) == (algorithm != "optuna")  # optuna samples define-by-run
+
+
+@pytest.mark.parametrize("scheduler", ["fifo", "asha", "pbt", "pb2"])
+def test_every_scheduler_builds(scheduler: str) -> None:
+    space = {"sft.learning_rate": LogUniform(1e-4, 1e-2)}
+    assert build_scheduler(SearchConfig(scheduler=scheduler), space, max_t=6) is not None
+
+
+def test_pbt_needs_a_continuous_rate_or_beta() -> None:
+    with pytest.raises(UserError, match="pbt/pb2 need"):
+        build_scheduler(SearchConfig(scheduler="pbt"), {"lora.r": Choice((4, 8))}, max_t=6)
+
+
+def test_asha_horizon_counts_validation_reports() -> None:
+    assert max_reports(120, 40, 60, 30) == 3 + 2 + 1

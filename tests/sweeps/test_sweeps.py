@@ -1,0 +1,116 @@
+"""Real sweeps through Ray Tune on the CPU with a tiny random model: early stopping, failures and
+retries, shared SFT stages, and resume after the driver is killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from toolsweep.config import load_sweep
+
+pytestmark = pytest.mark.slow
+
+
+def _sweep_file(tmp_path: Path, model_dir: Path, name: str, **overrides: dict) -> Path:
+    spec = {
+        "name": name,
+        "model": {"name": str(model_dir)},
+        "data": {"train_examples": 24, "preference_pairs": 8, "validation_examples": 4, "test_examples": 4},
+        "lora": {"r": 4},
+        "sft": {"max_steps": 6, "batch_size": 4, "eval_every": 2, "learning_rate": 5e-3},
+        "dpo": {"max_steps": 2, "batch_size": 4, "eval_every": 2},
+        "eval": {"max_new_tokens": 4, "validation_subset": 4},
+        "search": {"algorithm": "grid", "scheduler": "fifo", "num_samples": 1, "max_concurrent_trials": 2},
+        "storage": {"path": str(tmp_path / "runs")},
+    }
+    for section, values in overrides.items():
+        spec[section] = {**spec.get(section, {}), **values}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _run(path: Path) -> dict:
+    from toolsweep.sweeps.driver import run_sweep
+
+    return run_sweep(load_sweep(path))
+
+
+def _attempts(trial_dir: str) -> list[dict]:
+    return [json.loads(line) for line in (Path(trial_dir) / "attempts.jsonl").read_text().splitlines()]
+
+
+def test_asha_stops_a_poor_trial_early(tiny_model_dir: Path, tmp_path: Path, ray_local) -> None:
+    # Training loss separates the learning rates reliably even on a random model. ASHA judges a trial
+    # against those that reached the rung before it, so the good rates run first.
+    path = _sweep_file(
+        tmp_path, tiny_model_dir, "asha",
+        sft={"learning_rate": {"grid": [1.0e-2, 5.0e-3, 1.0e-5, 1.0e-6]}, "max_steps": 8},
+        search={"scheduler": "asha", "metric": "sft/loss", "mode": "min", "max_concurrent_trials": 2,
+                "scheduler_options": {"grace_period": 1, "reduction_factor": 2}},
+    )
+    summary = _run(path)
+    statuses = [t["status"] for t in summary["trials"]]
+    assert len(statuses) == 4
+    assert "stopped" in statuses, statuses
+    best = next(t for t in summary["trials"] if t["trial_id"] == summary["best_trial"])
+    assert best["config"]["sft.learning_rate"] >= 5e-3
+
+
+def test_a_raising_trial_is_retried_then_failed_and_the_sweep_goes_on(tiny_model_dir: Path, tmp_path: Path, ray_local) -> None:
+    path = _sweep_file(
+        tmp_path, tiny_model_dir, "failing",
+        lora={"target_modules": {"grid": [["q_proj", "v_proj"], ["no_such_module"]]}},
+        search={"max_failures": 1},
+    )
+    summary = _run(path)
+    by_status = {t["status"]: t for t in summary["trials"]}
+    assert set(by_status) == {"completed", "failed"}
+    failed = by_status["failed"]
+    assert "no_such_module" in failed["reason"]
+    assert len(_attempts(failed["trial_dir"])) == 2  # the first run and one retry
+    assert summary["best_trial"] == by_status["completed"]["trial_id"]
+
+
+def test_two_dpo_trials_with_the_same_sft_recipe_run_sft_once(tiny_model_dir: Path, tmp_path: Path, ray_local) -> None:
+    path = _sweep_file(tmp_path, tiny_model_dir, "shared", dpo={"beta": {"grid": [0.1, 0.5]}})
+    summary = _run(path)
+    assert [t["status"] for t in summary["trials"]] == ["completed", "completed"]
+    assert sorted(t["metrics"]["sft/cached"] for t in summary["trials"]) == [0.0, 1.0]
+    cache = Path(summary["run_dir"]) / "stage_cache"
+    assert len([p for p in cache.iterdir() if p.is_dir()]) == 1
+    for trial in summary["trials"]:
+        assert not (Path(trial["trial_dir"]) / "sft").exists()  # SFT lives in the cache, not per trial
+
+
+def test_resume_after_sigkill_does_not_rerun_finished_trials(tiny_model_dir: Path, tmp_path: Path) -> None:
+    path = _sweep_file(tmp_path, tiny_model_dir, "killed", lora={"r": {"grid": [2, 4, 8]}},
+                       search={"max_concurrent_trials": 1})
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    command = [sys.executable, "-m", "toolsweep", "run", str(path)]
+    driver = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trials = tmp_path / "runs" / "killed" / "trials"
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not list(trials.glob("*/result.json")):
+            time.sleep(0.5)
+        finished = {p.parent.name: p.stat().st_mtime_ns for p in trials.glob("*/result.json")}
+        assert finished, "no trial finished before the deadline"
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started
+        driver.wait()
+    resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=400)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs" / "killed" / "summary.json").read_text())
+    assert sorted(t["status"] for t in summary["trials"]) == ["completed"] * 3
+    for trial_id, mtime in finished.items():
+        assert (trials / trial_id / "result.json").stat().st_mtime_ns == mtime
+        assert not any(not a["reused_result"] for a in _attempts(str(trials / trial_id))[1:])

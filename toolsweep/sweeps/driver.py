@@ -1,0 +1,107 @@
+"""``toolsweep run``: the validated sweep → a Ray Tune experiment → a summary of every trial.
+
+Layout of a run directory (``STORAGE/NAME``): ``tune/`` is Ray Tune's experiment (restorable with
+``--resume``), ``trials/<id>/`` each trial's stages and results, ``stage_cache/`` the shared SFT results,
+``summary.json`` the outcome (best trial, rule used, every trial's status and metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from toolsweep.config.loader import Sweep
+from toolsweep.errors import UserError
+from toolsweep.sweeps.progress import EtaCallback, progress_reporter
+from toolsweep.sweeps.ray_runtime import ensure_ray
+from toolsweep.sweeps.searchers import build_scheduler, build_searcher, max_reports
+from toolsweep.sweeps.summary import summarize
+from toolsweep.sweeps.trainable import make_trainable
+
+__all__ = ["EXPERIMENT", "run_sweep"]
+
+EXPERIMENT = "tune"
+
+
+def _trial_resources(sweep: Sweep) -> dict[str, float]:
+    resources = sweep.spec.resources
+    if resources.workers > 1:
+        # The trial is only the driver of a Ray Train run, which requests its workers' resources itself.
+        return {"cpu": 0.0}
+    return {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial}
+
+
+def _new_tuner(sweep: Sweep, trainable: Any, run_dir: Path) -> Any:
+    from ray import tune
+
+    spec = sweep.spec
+    search = spec.search
+    search_alg, param_space = build_searcher(search, sweep.space)
+    horizon = max_reports(spec.sft.max_steps, spec.sft.eval_every, spec.dpo.max_steps, spec.dpo.eval_every)
+    scheduler = build_scheduler(search, sweep.space, horizon)
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            metric=search.metric,
+            mode=search.mode,
+            search_alg=search_alg,
+            scheduler=scheduler,
+            num_samples=search.num_samples,
+            # random/grid carry the limit in their generator (Ray warns and ignores it here for them)
+            max_concurrent_trials=search.max_concurrent_trials if search.algorithm in ("optuna", "hyperopt") else None,
+        ),
+        run_config=_run_config(sweep, run_dir),
+    )
+
+
+def _run_config(sweep: Sweep, run_dir: Path) -> Any:
+    from ray import tune
+
+    spec = sweep.spec
+    return tune.RunConfig(
+        name=EXPERIMENT,
+        storage_path=str(run_dir),
+        failure_config=tune.FailureConfig(max_failures=spec.search.max_failures),
+        checkpoint_config=tune.CheckpointConfig(
+            num_to_keep=spec.storage.keep_checkpoints,
+            checkpoint_score_attribute=spec.search.metric,
+            checkpoint_score_order=spec.search.mode,
+        ),
+        progress_reporter=progress_reporter(sweep),
+        callbacks=[EtaCallback(spec.search.num_samples)],
+        verbose=1,
+    )
+
+
+def run_sweep(sweep: Sweep, *, resume: bool = False, address: str | None = None) -> dict[str, Any]:
+    """Run (or resume) the sweep and return its summary, also written to ``RUN_DIR/summary.json``."""
+    from ray import tune
+
+    spec = sweep.spec
+    run_dir = (Path(spec.storage.path).expanduser() / spec.name).resolve()
+    experiment = run_dir / EXPERIMENT
+    exists = tune.Tuner.can_restore(str(experiment))
+    if resume and not exists:
+        raise UserError(f"--resume: no sweep to resume at {experiment}; run without --resume first")
+    if not resume and exists:
+        raise UserError(
+            f"{run_dir} already holds sweep {spec.name!r}; continue it with --resume, "
+            "or give this run another name (--set name=NEW) or storage.path"
+        )
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table reporter shows our columns
+    ensure_ray(address)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "sweep.json").write_text(json.dumps({"source": sweep.source, "spec": spec.model_dump(mode="json"),
+                                                    "space": sorted(sweep.space)}, indent=2))
+    trainable = tune.with_resources(make_trainable(sweep, run_dir), _trial_resources(sweep))
+    if resume:
+        tuner = tune.Tuner.restore(str(experiment), trainable, resume_unfinished=True, resume_errored=True)
+    else:
+        tuner = _new_tuner(sweep, trainable, run_dir)
+    results = tuner.fit()
+    summary = summarize(results, sweep, run_dir)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary

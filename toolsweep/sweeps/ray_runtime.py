@@ -1,0 +1,39 @@
+"""Starting or attaching to Ray with the settings every toolsweep process needs.
+
+Ray workers do not inherit the driver's environment variables or sys.path, so the offline, telemetry and
+thread settings travel in the job's runtime environment. Usage stats stay off. An address (argument or
+RAY_ADDRESS) attaches to a running cluster; otherwise a local Ray is started with the machine's CPUs.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["WORKER_ENV", "ensure_ray"]
+
+WORKER_ENV = ("HF_HUB_OFFLINE", "HF_HUB_DISABLE_TELEMETRY", "WANDB_MODE", "WANDB_DIR", "TOKENIZERS_PARALLELISM")
+
+
+def _runtime_env() -> dict[str, Any]:
+    env = {name: os.environ[name] for name in WORKER_ENV if name in os.environ}
+    env.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Per-example progress bars from every worker drown the trial table; metrics are reported instead.
+    env.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    env.setdefault("TQDM_DISABLE", "1")
+    return {"env_vars": env}
+
+
+def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Initialise Ray once per process: attach to ``address``/RAY_ADDRESS, or start a local instance."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, runtime_env=_runtime_env(), log_to_driver=True)
+    else:
+        ray.init(num_cpus=num_cpus, runtime_env=_runtime_env(), include_dashboard=False, log_to_driver=True)

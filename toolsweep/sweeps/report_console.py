@@ -1,0 +1,41 @@
+"""The end-of-sweep table printed by ``toolsweep run``: every trial, its values, status and scores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["print_summary"]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    metric = summary["metric"]
+    trials = summary["trials"]
+    params = sorted({key for trial in trials for key in trial["config"]})
+    table = Table(title=f"sweep {summary['name']}: {len(trials)} trials", show_lines=False)
+    for column in ["trial", "status", *params, metric, "test/exact_match", "cpu-s"]:
+        table.add_column(column, justify="right" if column not in ("trial", "status") else "left")
+    key = (lambda t: t["metrics"].get(metric, float("-inf"))) if summary["mode"] == "max" else (lambda t: -t["metrics"].get(metric, float("inf")))
+    for trial in sorted(trials, key=key, reverse=True):
+        m = trial["metrics"]
+        mark = " *" if trial["trial_id"] == summary["best_trial"] else ""
+        table.add_row(
+            trial["trial_id"] + mark,
+            trial["status"] if not trial["reason"] or trial["status"] == "stopped" else f"failed: {trial['reason'][:60]}",
+            *[_fmt(trial["config"].get(p, "-")) for p in params],
+            _fmt(m.get(metric, "-")),
+            _fmt(m.get("test/exact_match", "-")),
+            _fmt(m.get("cost/cpu_seconds", "-")),
+        )
+    console = Console(width=None if Console().is_terminal else 160)
+    console.print(table)
+    console.print(f"best: {summary['best_trial'] or 'none (no trial completed)'} — rule: {summary['rule']}")
+    console.print(f"run directory: {summary['run_dir']}")

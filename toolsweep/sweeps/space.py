@@ -1,0 +1,95 @@
+"""Our plain-data search space → Ray Tune's sample domains, with conditional stage parameters.
+
+Keys stay dotted field paths (``"dpo.beta"``), so a trial's config maps straight back onto the sweep
+file through ``Sweep.resolve``. When a stage's ``enabled`` flag is itself searched, that stage's other
+parameters are only sampled for trials where it is on (``tune.sample_from`` for random search,
+define-by-run for Optuna); elsewhere they are None and ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ray import tune
+
+from toolsweep.errors import UserError
+from toolsweep.search_spaces.domains import Choice, Domain, Grid, LogUniform, QUniform, RandInt, Uniform
+
+__all__ = ["OptunaDefineByRun", "condition_of", "to_tune_domain", "to_tune_space"]
+
+_STAGES = ("sft", "dpo", "lora")
+
+
+def condition_of(path: str, space: dict[str, Domain]) -> str | None:
+    """The searched ``<stage>.enabled`` path that gates ``path``, if any."""
+    stage = path.split(".", 1)[0]
+    gate = f"{stage}.enabled"
+    return gate if stage in _STAGES and path != gate and gate in space else None
+
+
+def to_tune_domain(domain: Domain, grid_choices: bool = False) -> Any:
+    """One Domain as a Ray Tune domain; ``randint`` becomes inclusive of its upper bound."""
+    if isinstance(domain, Grid) or (grid_choices and isinstance(domain, Choice)):
+        return tune.grid_search(list(domain.values))
+    if isinstance(domain, Choice):
+        return tune.choice(list(domain.values))
+    if isinstance(domain, Uniform):
+        return tune.uniform(domain.low, domain.high)
+    if isinstance(domain, LogUniform):
+        return tune.loguniform(domain.low, domain.high)
+    if isinstance(domain, QUniform):
+        return tune.quniform(domain.low, domain.high, domain.q)
+    assert isinstance(domain, RandInt)
+    return tune.randint(domain.low, domain.high + 1)  # Ray's upper bound is exclusive, ours inclusive
+
+
+def to_tune_space(space: dict[str, Domain], algorithm: str) -> dict[str, Any]:
+    """The Tuner's ``param_space`` for ``algorithm`` (grid: every choice becomes a grid axis)."""
+    if algorithm == "grid":
+        ranges = [path for path, domain in space.items() if not isinstance(domain, (Choice, Grid))]
+        if ranges:
+            raise UserError(f"search.algorithm: grid needs finite values, but {ranges} are ranges; use choice/grid there")
+    if algorithm in ("optuna", "hyperopt"):
+        grids = [path for path, domain in space.items() if isinstance(domain, Grid)]
+        if grids:
+            raise UserError(f"search.algorithm: {algorithm} cannot run grid expressions at {grids}; use choice there")
+    tuned: dict[str, Any] = {}
+    for path, domain in space.items():
+        gate = condition_of(path, space)
+        sampled = to_tune_domain(domain, grid_choices=algorithm == "grid")
+        if gate is not None and algorithm == "random":
+            # Sample only when the gating stage is on; sample_from sees the other resolved values.
+            tuned[path] = tune.sample_from(lambda spec, d=sampled, g=gate: d.sample() if spec.config[g] else None)
+        else:
+            tuned[path] = sampled
+    return tuned
+
+
+class OptunaDefineByRun:
+    """An Optuna define-by-run space: stage gates first, then only the parameters of enabled stages.
+
+    A class rather than a closure because Ray pickles the searcher into its experiment checkpoint.
+    """
+
+    def __init__(self, space: dict[str, Domain]) -> None:
+        self.space = space
+
+    def __call__(self, trial: Any) -> None:
+        space = self.space
+        enabled: dict[str, Any] = {}
+        for path in sorted(space, key=lambda p: condition_of(p, space) is not None):
+            gate = condition_of(path, space)
+            if gate is not None and not enabled.get(gate, True):
+                continue
+            domain = space[path]
+            if isinstance(domain, Choice):
+                value = trial.suggest_categorical(path, list(domain.values))
+            elif isinstance(domain, RandInt):
+                value = trial.suggest_int(path, domain.low, domain.high)
+            elif isinstance(domain, QUniform):
+                value = trial.suggest_float(path, domain.low, domain.high, step=domain.q)
+            else:
+                assert isinstance(domain, (Uniform, LogUniform))
+                value = trial.suggest_float(path, domain.low, domain.high, log=isinstance(domain, LogUniform))
+            if path.endswith(".enabled"):
+                enabled[path] = value
