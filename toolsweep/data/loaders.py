@@ -17,9 +17,9 @@ import dataclasses
 import json
 from pathlib import Path
 
-from toolsweep.errors import UserError
 from toolsweep.data.formats import FORMATS, RowProblem, from_xlam_row, normalise_messages_row
 from toolsweep.data.schema import validate_call
+from toolsweep.errors import UserError
 
 _LABELS: dict[str, tuple[str, str]] = {
     "invalid_json": ("invalid JSON", "invalid JSON"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 __all__ = [
     "EXPRESSION_KEYS",
@@ -119,7 +119,7 @@ class RandInt:
         return (self.low + self.high) // 2
 
 
-Domain = Union[Choice, Grid, Uniform, LogUniform, QUniform, RandInt]
+Domain = Choice | Grid | Uniform | LogUniform | QUniform | RandInt
 
 _FORMS = {
     "choice": "{choice: [v1, v2, ...]}",
