@@ -74,6 +74,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary["best_trial"] else 1
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from toolsweep.evaluation.command import print_metrics, run_eval
+
+    metrics = run_eval(
+        args.model, args.data, suite=args.suite, bfcl_source=args.bfcl_source, live=args.live, n=args.n,
+        out=args.out, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
+        trust_remote_code=args.trust_remote_code,
+    )
+    print_metrics(metrics, f"{args.model} on {args.suite or args.data}")
+    if args.out:
+        print(f"metrics and failures written to {args.out}")
+    return 0
+
+
 def _defaults(sweep: object) -> dict[str, object]:
     return {path: domain.default() for path, domain in sweep.space.items()}  # type: ignore[attr-defined]
 
@@ -113,8 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True, help="model directory, hub id or builtin:tiny-tool-lm")
     evaluate.add_argument("--data", default="builtin:test", help="builtin:SPLIT, a JSONL file, or a hub data set")
     evaluate.add_argument("--suite", choices=["bfcl"], help="run a standard suite instead of --data")
-    evaluate.add_argument("--out", help="write metrics JSON and failures JSONL here")
-    evaluate.set_defaults(handler=_not_yet(5))
+    evaluate.add_argument("--bfcl-source", help="BFCL data: a bfcl-eval wheel, or a directory (default: installed bfcl_eval)")
+    evaluate.add_argument("--live", action="store_true", help="with --suite bfcl: add live_simple/multiple/irrelevance")
+    evaluate.add_argument("--n", type=int, help="examples to use (per category for BFCL)")
+    evaluate.add_argument("--batch-size", type=int, help="generation batch size (default: fits a token budget)")
+    evaluate.add_argument("--max-new-tokens", type=int, default=128, help="generation limit per answer")
+    evaluate.add_argument("--trust-remote-code", action="store_true", help="allow the model repository's code")
+    evaluate.add_argument("--out", help="write metrics.json and failures.jsonl here")
+    evaluate.set_defaults(handler=_cmd_eval)
 
     report = verbs.add_parser("report", help="leaderboard, plots and the variants table of a finished sweep")
     report.add_argument("run_dir", metavar="RUN_DIR")

@@ -48,3 +48,17 @@ def test_validate_prints_the_search_space(capsys: pytest.CaptureFixture[str]) ->
     assert main(["validate", str(ROOT / "configs" / "quickstart.yaml")]) == 0
     out = capsys.readouterr().out
     assert "OK" in out and "lora.r" in out and "choice [8, 16, 32]" in out
+
+
+def test_eval_scores_a_model_and_writes_metrics(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "eval"
+    assert main(["eval", "--model", str(tiny_model_dir), "--n", "8", "--max-new-tokens", "8", "--out", str(out)]) == 0
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["metrics"]["n_examples"] == 8 and 0 <= saved["metrics"]["exact_match"] <= 1
+    assert (out / "failures.jsonl").is_file()
+    assert "exact_match" in capsys.readouterr().out
+
+
+def test_eval_names_a_missing_model(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--model", "./no/such/model"]) == 2
+    assert "--model" in capsys.readouterr().err

@@ -1,0 +1,125 @@
+"""``toolsweep eval``: score any loadable model on our held-out data, a JSONL file, or the BFCL suite.
+
+A model is a directory with full weights, a LoRA adapter directory (its base is read from
+``adapter_config.json``), ``builtin:tiny-tool-lm`` or a hub id. Results are printed as a table and, with
+``--out``, written as ``metrics.json`` and ``failures.jsonl``. For BFCL, ``overall`` is the unweighted
+mean of the category accuracies, as the leaderboard summarises its AST categories.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from toolsweep.errors import UserError
+
+__all__ = ["load_eval_examples", "load_for_eval", "run_eval"]
+
+
+def load_eval_examples(data: str, n: int | None, strict: bool = False) -> list[Any]:
+    """``builtin:test`` / ``builtin:validation`` (held-out bundled data), a JSONL file, or ``hub:NAME``."""
+    if data.startswith("builtin:"):
+        from toolsweep.data.prepare import evaluation_split
+
+        split = data.split(":", 1)[1]
+        if split not in ("validation", "test"):
+            raise UserError(f"--data: use builtin:validation or builtin:test, got {data!r}")
+        return evaluation_split(split, n or 200)
+    from toolsweep.data.loaders import load_hub_dataset, load_jsonl
+
+    report = load_hub_dataset(data[4:], fmt="auto", strict=strict) if data.startswith("hub:") else load_jsonl(data, strict=strict)
+    if report.errors:
+        print(report.summary())
+    return report.examples[:n] if n else report.examples
+
+
+def load_for_eval(model: str, trust_remote_code: bool = False) -> tuple[Any, Any]:
+    """Model and tokenizer for evaluation; adapter directories are applied to their recorded base."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from toolsweep.models.registry import resolve_model
+
+    try:
+        location = resolve_model(model)
+    except ValueError as exc:
+        raise UserError(f"--model: {exc}") from None
+    if Path(location).is_dir():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    adapter = Path(location) / "adapter_config.json"
+    if adapter.is_file():
+        from peft import PeftModel
+
+        base_name = json.loads(adapter.read_text())["base_model_name_or_path"]
+        base = AutoModelForCausalLM.from_pretrained(base_name, use_safetensors=True, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(location if (Path(location) / "tokenizer_config.json").is_file() else base_name)
+        return PeftModel.from_pretrained(base, location).eval(), tokenizer
+    tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)
+    loaded = AutoModelForCausalLM.from_pretrained(location, use_safetensors=True, trust_remote_code=trust_remote_code)
+    return loaded.eval(), tokenizer
+
+
+def _bfcl_tasks(source: str | None, live: bool, n: int | None) -> list[Any]:
+    from toolsweep.evaluation.bfcl import DEFAULT_CATEGORIES, LIVE_CATEGORIES, load_bfcl
+
+    categories = DEFAULT_CATEGORIES + (LIVE_CATEGORIES if live else ())
+    try:
+        return load_bfcl(categories, source=source, limit=n)
+    except (FileNotFoundError, OSError) as exc:
+        raise UserError(
+            f"--suite bfcl: BFCL data not found ({exc}); run `pip download --no-deps bfcl-eval -d DIR` and pass "
+            "--bfcl-source DIR/bfcl_eval-*.whl, or `pip install --no-deps bfcl-eval`"
+        ) from None
+
+
+def run_eval(
+    model: str,
+    data: str = "builtin:test",
+    *,
+    suite: str | None = None,
+    bfcl_source: str | None = None,
+    live: bool = False,
+    n: int | None = None,
+    out: str | None = None,
+    batch_size: int | None = None,
+    max_new_tokens: int = 128,
+    trust_remote_code: bool = False,
+) -> dict[str, float]:
+    """Evaluate and return the flat metrics (also written to ``out/metrics.json`` when given)."""
+    from toolsweep.evaluation.runner import evaluate
+
+    examples = _bfcl_tasks(bfcl_source, live, n) if suite == "bfcl" else load_eval_examples(data, n)
+    if not examples:
+        raise UserError(f"--data {data}: no examples to evaluate")
+    loaded, tokenizer = load_for_eval(model, trust_remote_code)
+    failures = Path(out) / "failures.jsonl" if out else None
+    report = evaluate(loaded, tokenizer, examples, batch_size=batch_size, max_new_tokens=max_new_tokens, failures_path=failures)
+    metrics = report.metrics.to_flat_dict()
+    if suite == "bfcl":
+        per_category = [v for k, v in metrics.items() if k.startswith("exact_match/") and k.count("/") == 1
+                        and k.split("/")[1] in _bfcl_names(live)]
+        metrics["overall"] = sum(per_category) / len(per_category) if per_category else 0.0
+    if out:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        (Path(out) / "metrics.json").write_text(json.dumps({"model": model, "data": suite or data, "metrics": metrics}, indent=2))
+    return metrics
+
+
+def _bfcl_names(live: bool) -> tuple[str, ...]:
+    from toolsweep.evaluation.bfcl import DEFAULT_CATEGORIES, LIVE_CATEGORIES
+
+    return DEFAULT_CATEGORIES + (LIVE_CATEGORIES if live else ())
+
+
+def print_metrics(metrics: dict[str, float], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in sorted(metrics, key=lambda k: (k.startswith("errors/"), "/" in k, k)):
+        value = metrics[key]
+        table.add_row(key, f"{value:.0f}" if key.startswith("errors/") or key == "n_examples" else f"{value:.3f}")
+    Console(width=None if Console().is_terminal else 120).print(table)
