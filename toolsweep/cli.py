@@ -57,7 +57,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         from toolsweep.trainers.pipeline import run_pipeline
 
-        metrics = run_pipeline(spec, out, ProgressPrinter(), evaluate_base=True).metrics
+        # No mid-stage validation: only a scheduler consumes it, and train has none.
+        metrics = run_pipeline(spec, out, ProgressPrinter(), evaluate_base=True, validate_during_training=False).metrics
     label = {(True, True): "SFT+DPO", (True, False): "SFT", (False, True): "DPO"}.get((spec.sft.enabled, spec.dpo.enabled), "base")
     print(stage_table(metrics, label))
     return 0

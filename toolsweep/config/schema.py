@@ -230,6 +230,7 @@ class ResourcesConfig(_Section):
 class StorageConfig(_Section):
     path: str = Field("./toolsweep_runs", description="Where runs, checkpoints and the stage cache live.")
     keep_checkpoints: int = Field(2, gt=0, description="Checkpoints kept per trial (best by the metric).")
+    share_stages: bool = Field(True, description="Reuse an SFT result across trials with the same SFT recipe.")
 
 
 class WandbConfig(_Section):

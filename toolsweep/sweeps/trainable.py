@@ -87,7 +87,7 @@ def make_trainable(sweep: Sweep, run_dir: Path) -> Any:
             metrics = train_distributed(spec, trial_dir, evaluate_test=True)
             reporter.final(metrics, None)
             return
-        sft_dir = sft_stage_dir(run_dir / "stage_cache", spec)
+        sft_dir = sft_stage_dir(run_dir / "stage_cache", spec) if spec.storage.share_stages else None
         result = run_pipeline(spec, trial_dir, reporter, sft_dir=sft_dir, evaluate_test=True, sft_lock=stage_lock)
         reporter.final(result.metrics, result.model_dir)
 
