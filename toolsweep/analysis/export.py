@@ -1,0 +1,215 @@
+"""``toolsweep export RUN_DIR --out DIR``: the sweep's winner as a model anyone can load, proven to score
+what the sweep reported.
+
+The best trial's LoRA adapter is merged into its base (peft ``merge_and_unload``) or, with
+``--adapter-only``, kept as an adapter with its base recorded. Safetensors only, plus the tokenizer with its
+chat template, the generation config, a model card, ``toolsweep_export.json`` (resolved config, seed,
+package versions, metrics) and ``manifest.json`` (sha256 of every file).
+
+Nothing half-written is ever left at DIR: everything goes into a hidden sibling directory, which is
+reloaded the way ``toolsweep eval --model DIR`` loads a model and scored on the trial's own test examples;
+only when the accuracy matches the trial's ``test/exact_match`` (within half a point) is it renamed to DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from toolsweep.analysis.manifest import verify_manifest, write_manifest
+from toolsweep.analysis.model_card import model_card
+from toolsweep.analysis.rundir import RunDir, load_run
+from toolsweep.errors import UserError
+
+__all__ = ["PROVENANCE_FILE", "TOLERANCE", "ExportError", "export_winner", "push_to_hub"]
+
+PROVENANCE_FILE = "toolsweep_export.json"
+TOLERANCE = 0.005  # half a percentage point of exact match
+_ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+_PACKAGES = ("toolsweep", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers",
+             "safetensors", "ray", "wandb")
+
+
+class ExportError(RuntimeError):
+    """The export could not be verified (e.g. the reloaded model does not reproduce the trial's accuracy)."""
+
+
+def _versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _write_weights(spec: Any, model_dir: Path, target: Path, adapter_only: bool) -> str:
+    """Weights, tokenizer (with chat template) and generation config into ``target``; returns the format."""
+    from transformers import AutoTokenizer, GenerationConfig
+
+    from toolsweep.models.registry import resolve_model
+    from toolsweep.trainers.hardware import choose_precision
+    from toolsweep.trainers.loading import load_base
+
+    base_location = resolve_model(spec.model.name)
+    is_adapter = (model_dir / "adapter_config.json").is_file()
+    if adapter_only and not is_adapter:
+        raise UserError("--adapter-only: the winning trial was fully fine-tuned (lora.enabled: false), so there is "
+                        "no adapter; export it without --adapter-only")
+    if adapter_only:
+        for name in _ADAPTER_FILES:
+            shutil.copy2(model_dir / name, target / name)
+        config = json.loads((target / "adapter_config.json").read_text())
+        config["base_model_name_or_path"] = base_location  # what `toolsweep eval` and PeftModel load it on
+        (target / "adapter_config.json").write_text(json.dumps(config, indent=2))
+        fmt = "adapter"
+    else:
+        precision = choose_precision(spec.resources.precision)
+        if is_adapter:
+            from peft import PeftModel
+
+            base = load_base(spec.model, precision.torch_dtype)
+            model = PeftModel.from_pretrained(base, str(model_dir)).merge_and_unload()
+        else:
+            model = load_base(spec.model.model_copy(update={"name": str(model_dir)}), precision.torch_dtype)
+        model.save_pretrained(str(target))
+        fmt = "merged"
+    tokenizer_source = model_dir if (model_dir / "tokenizer_config.json").is_file() else Path(base_location)
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_source), trust_remote_code=spec.model.trust_remote_code)
+    if tokenizer.chat_template is None:
+        raise ExportError(f"the tokenizer in {tokenizer_source} has no chat template; tool calls cannot be rendered")
+    tokenizer.save_pretrained(str(target))
+    if not (target / "generation_config.json").is_file():
+        try:
+            generation = GenerationConfig.from_pretrained(base_location)
+        except OSError:
+            generation = GenerationConfig(eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+        generation.save_pretrained(str(target))
+    pickled = [p.name for p in target.rglob("*") if p.suffix in _PICKLE_SUFFIXES]
+    if pickled:
+        raise ExportError(f"refusing to export pickle files {pickled}; an export holds safetensors only")
+    return fmt
+
+
+def _reproduce(spec: Any, target: Path) -> dict[str, float]:
+    """Load ``target`` as ``toolsweep eval --model`` does and score it on the trial's test examples."""
+    from toolsweep.data.prepare import evaluation_split
+    from toolsweep.evaluation.command import load_for_eval
+    from toolsweep.evaluation.runner import evaluate
+
+    model, tokenizer = load_for_eval(str(target), spec.model.trust_remote_code)
+    examples = evaluation_split("test", spec.data.test_examples)
+    report = evaluate(model, tokenizer, examples, batch_size=spec.eval.batch_size, max_new_tokens=spec.eval.max_new_tokens)
+    return report.metrics.to_flat_dict()
+
+
+def _provenance(run: RunDir, trial: dict[str, Any], spec: Any, fmt: str, reproduced: float) -> dict[str, Any]:
+    return {
+        "sweep": run.name,
+        "run_dir": str(run.path),
+        "trial_id": trial["trial_id"],
+        "format": fmt,
+        "base_model": spec.model.name,
+        "rule": run.rule,
+        "metric": run.metric,
+        "mode": run.mode,
+        "n_trials": len(run.trials),
+        "seed": spec.seed,
+        "searched_values": trial["config"],
+        "resolved_config": spec.model_dump(mode="json"),
+        "metrics": trial["metrics"],
+        "test_examples": spec.data.test_examples,
+        "verification": {"expected": trial["metrics"].get("test/exact_match"), "reproduced": reproduced,
+                         "tolerance": TOLERANCE},
+        "packages": _versions(),
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def _write_card(target: Path, provenance: dict[str, Any], run: RunDir, out: Path) -> None:
+    from toolsweep.analysis.variants import VARIANTS_FILE, variant_rows
+
+    variants = run.read_json(VARIANTS_FILE)
+    rows = variant_rows(variants) if variants and variants.get("trial_id") == provenance["trial_id"] else []
+    spec = provenance["resolved_config"]
+    command = (f"toolsweep eval --model {out} --data builtin:test --n {spec['data']['test_examples']} "
+               f"--max-new-tokens {spec['eval']['max_new_tokens']}")
+    (target / "README.md").write_text(model_card(provenance, rows, command), encoding="utf-8")
+
+
+def _publishable(root: Path) -> None:
+    """Ordinary permissions (the staging directory was private while it was incomplete)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    root.chmod(0o777 & ~umask)
+    for path in root.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
+def export_winner(run_dir: str | Path, out: str | Path, *, adapter_only: bool = False) -> dict[str, Any]:
+    """Write the best trial's model to ``out`` atomically and verify it; returns the provenance record."""
+    run = load_run(run_dir)
+    trial = run.best()
+    spec = run.trial_spec(trial)
+    model_dir = run.model_dir(trial)
+    expected = trial["metrics"].get("test/exact_match")
+    if expected is None:
+        raise UserError(f"trial {trial['trial_id']} has no test/exact_match to verify an export against; "
+                        "it was run by an older toolsweep: rerun the sweep")
+    out = Path(out).expanduser().resolve()
+    if out.exists():
+        raise UserError(f"--out {out} already exists; give a new directory (export never overwrites)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    offline_before = os.environ.get("HF_HUB_OFFLINE")
+    try:
+        fmt = _write_weights(spec, model_dir, staging, adapter_only)
+        reproduced = _reproduce(spec, staging)["exact_match"]
+        if abs(reproduced - expected) > TOLERANCE:
+            raise ExportError(
+                f"the exported model scores {reproduced:.2%} exact match on the {spec.data.test_examples} test "
+                f"examples, but trial {trial['trial_id']} reported {expected:.2%} (allowed difference "
+                f"{TOLERANCE:.1%}); nothing was written to {out}. Check that the base model "
+                f"{spec.model.name!r} is unchanged since the sweep"
+            )
+        provenance = _provenance(run, trial, spec, fmt, reproduced)
+        (staging / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2, default=str))
+        _write_card(staging, provenance, run, out)
+        write_manifest(staging)
+        verify_manifest(staging)
+        _publishable(staging)
+        staging.rename(out)  # atomic: DIR appears complete or not at all
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        if offline_before is None:  # loading set it for the local reload; a push must reach the hub
+            os.environ.pop("HF_HUB_OFFLINE", None)
+    return provenance
+
+
+def push_to_hub(out: str | Path, repo: str, *, private: bool = True) -> str:
+    """Upload an export (after re-checking its manifest) to the Hugging Face Hub; returns the repo URL."""
+    out = Path(out)
+    verify_manifest(out)
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        raise UserError("--push-to-hub: HF_HUB_OFFLINE is set; unset it to upload")
+    from huggingface_hub import HfApi, get_token
+
+    if get_token() is None:
+        raise UserError("--push-to-hub: not logged in to the Hugging Face Hub; run `hf auth login` or set HF_TOKEN")
+    api = HfApi()
+    url = api.create_repo(repo, repo_type="model", private=private, exist_ok=True)
+    provenance = json.loads((out / PROVENANCE_FILE).read_text())
+    api.upload_folder(folder_path=str(out), repo_id=repo, repo_type="model",
+                      commit_message=f"toolsweep export of {provenance['sweep']} trial {provenance['trial_id']}")
+    return str(url)
