@@ -69,6 +69,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from toolsweep.sweeps.driver import run_sweep
     from toolsweep.sweeps.report_console import print_summary
 
+    if args.address:  # a dashboard URL given by mistake fails here, before Ray is imported
+        from toolsweep.cluster.attach import check_address
+
+        check_address(args.address)
     sweep = load_sweep(args.sweep, args.overrides)
     summary = run_sweep(sweep, resume=args.resume, address=args.address)
     print_summary(summary)
@@ -87,6 +91,73 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.out:
         print(f"metrics and failures written to {args.out}")
     return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from toolsweep.analysis.report import build_report
+
+    report = build_report(args.run_dir, args.out, variants=not args.no_variants)
+    if args.wandb:
+        from toolsweep.analysis.rundir import load_run
+        from toolsweep.analysis.wandb_logging import log_sweep_run, resolve_wandb, sync_command
+
+        run = load_run(args.run_dir)
+        settings = resolve_wandb(run.spec.wandb, run.name, run.path)
+        log_sweep_run(settings, run.path, report)
+        if sync_command(settings):
+            print(f"W&B ran offline; upload with: {sync_command(settings)}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from toolsweep.analysis.export import ExportError, export_winner, push_to_hub
+
+    try:
+        provenance = export_winner(args.run_dir, args.out, adapter_only=args.adapter_only)
+    except ExportError as exc:
+        print(f"toolsweep export failed: {exc}", file=sys.stderr)
+        return 1
+    verification = provenance["verification"]
+    print(f"exported trial {provenance['trial_id']} ({provenance['format']}) to {args.out}: test exact match "
+          f"{verification['reproduced']:.1%} reproduced (sweep reported {verification['expected']:.1%})")
+    if args.push_to_hub:
+        print(f"pushed to {push_to_hub(args.out, args.push_to_hub)}")
+    return 0
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    from toolsweep.cluster.jobs import submit_sweep
+
+    job_id = submit_sweep(args.address, args.sweep, args.overrides, pip=args.pip, installed=args.installed, job_id=args.job_id)
+    print(job_id)
+    print(f"follow it with: toolsweep logs {job_id} --address {args.address} --follow", file=sys.stderr)
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from toolsweep.cluster.jobs import job_status
+
+    info = job_status(args.address, args.job_id)
+    print(f"{info['job_id']}: {info['status']}" + (f" ({info['message']})" if info["message"] else ""))
+    return 0 if info["status"] != "FAILED" else 1
+
+
+def _cmd_logs(args: argparse.Namespace) -> int:
+    from toolsweep.cluster.jobs import follow_logs
+
+    follow_logs(args.address, args.job_id, follow=args.follow)
+    return 0
+
+
+def _add_job_address(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", default=_env_default("RAY_API_SERVER_ADDRESS", "RAY_ADDRESS"), required=False,
+                        help="Ray dashboard address, http://HEAD_IP:8265 (default: $RAY_API_SERVER_ADDRESS or $RAY_ADDRESS)")
+
+
+def _env_default(*names: str) -> str | None:
+    import os
+
+    return next((os.environ[name] for name in names if os.environ.get(name, "").startswith("http")), None)
 
 
 def _defaults(sweep: object) -> dict[str, object]:
@@ -116,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = verbs.add_parser("run", help="run the sweep on Ray Tune (local or --address)")
     _add_sweep_args(run)
     run.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
-    run.add_argument("--address", help="Ray cluster address (default: $RAY_ADDRESS or a local Ray)")
+    run.add_argument("--address", help="attach to a Ray cluster: HEAD_IP:6379 or auto (default: $RAY_ADDRESS, else a local "
+                     "Ray); with token auth set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH")
     run.set_defaults(handler=_cmd_run)
 
     train = verbs.add_parser("train", help="run one fixed configuration (SFT → DPO → eval), no search")
@@ -137,15 +209,41 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", help="write metrics.json and failures.jsonl here")
     evaluate.set_defaults(handler=_cmd_eval)
 
+    submit = verbs.add_parser("submit", help="submit the sweep to a Ray cluster as a Ray Job (prints the job id)")
+    _add_sweep_args(submit)
+    _add_job_address(submit)
+    submit.add_argument("--pip", action="append", default=[], metavar="SPEC",
+                        help="install toolsweep in the job with pip (repeatable), e.g. --pip toolsweep==0.1.0 "
+                        "(default: ship this checkout's toolsweep package; the cluster provides the dependencies)")
+    submit.add_argument("--installed", action="store_true", help="use the toolsweep already installed on the cluster")
+    submit.add_argument("--job-id", help="submission id to use (default: generated by Ray)")
+    submit.set_defaults(handler=_cmd_submit)
+
+    status = verbs.add_parser("status", help="status of a submitted sweep job")
+    status.add_argument("job_id", metavar="JOB_ID")
+    _add_job_address(status)
+    status.set_defaults(handler=_cmd_status)
+
+    logs = verbs.add_parser("logs", help="logs of a submitted sweep job")
+    logs.add_argument("job_id", metavar="JOB_ID")
+    _add_job_address(logs)
+    logs.add_argument("--follow", "-f", action="store_true", help="keep streaming until the job ends")
+    logs.set_defaults(handler=_cmd_logs)
+
     report = verbs.add_parser("report", help="leaderboard, plots and the variants table of a finished sweep")
     report.add_argument("run_dir", metavar="RUN_DIR")
-    report.set_defaults(handler=_not_yet(7))
+    report.add_argument("--out", help="where to write the report (default: RUN_DIR/report)")
+    report.add_argument("--no-variants", action="store_true",
+                        help="skip computing the variants table when the sweep did not (it costs one DPO run)")
+    report.add_argument("--wandb", action="store_true", help="also log the sweep-level W&B run (per the sweep's wandb section)")
+    report.set_defaults(handler=_cmd_report)
 
     export = verbs.add_parser("export", help="export the winning configuration's model")
     export.add_argument("run_dir", metavar="RUN_DIR")
     export.add_argument("--out", required=True, help="destination directory (written atomically)")
     export.add_argument("--adapter-only", action="store_true", help="keep the LoRA adapter unmerged")
-    export.set_defaults(handler=_not_yet(7))
+    export.add_argument("--push-to-hub", metavar="REPO", help="also upload to this (private) Hugging Face Hub repo")
+    export.set_defaults(handler=_cmd_export)
     return parser
 
 

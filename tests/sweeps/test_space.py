@@ -75,3 +75,14 @@ def test_pbt_needs_a_continuous_rate_or_beta() -> None:
 
 def test_asha_horizon_counts_validation_reports() -> None:
     assert max_reports(120, 40, 60, 30) == 3 + 2 + 1
+
+
+def test_expected_trials_counts_grid_points_times_samples(tmp_path) -> None:
+    from toolsweep.config import load_sweep
+    from toolsweep.sweeps.progress import expected_trials
+
+    path = tmp_path / "s.yaml"
+    path.write_text("lora:\n  r: {choice: [4, 8]}\ndpo:\n  beta: {grid: [0.1, 0.2, 0.3]}\nsearch:\n  algorithm: random\n  num_samples: 2\n")
+    assert expected_trials(load_sweep(path)) == 6
+    path.write_text("lora:\n  r: {choice: [4, 8]}\ndpo:\n  beta: {grid: [0.1, 0.2, 0.3]}\nsearch:\n  algorithm: grid\n  num_samples: 1\n")
+    assert expected_trials(load_sweep(path)) == 6 * 1

@@ -3,6 +3,8 @@
 Layout of a run directory (``STORAGE/NAME``): ``tune/`` is Ray Tune's experiment (restorable with
 ``--resume``), ``trials/<id>/`` each trial's stages and results, ``stage_cache/`` the shared SFT results,
 ``summary.json`` the outcome (best trial, rule used, every trial's status and metrics).
+``storage.path`` may be a shared path or an object-store URI (``toolsweep.cluster.storage``); for a URI the
+driver keeps a local mirror of the run's small files for the summary and report, and uploads them at the end.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from toolsweep.cluster.storage import open_run_storage
+from toolsweep.cluster.workspace import mirror_trial_records, publish_run_files
 from toolsweep.config.loader import Sweep
 from toolsweep.errors import UserError
-from toolsweep.sweeps.progress import EtaCallback, progress_reporter
+from toolsweep.sweeps.progress import EtaCallback, expected_trials, progress_reporter
 from toolsweep.sweeps.ray_runtime import ensure_ray
 from toolsweep.sweeps.searchers import build_scheduler, build_searcher, max_reports
 from toolsweep.sweeps.summary import summarize
@@ -33,7 +37,7 @@ def _trial_resources(sweep: Sweep) -> dict[str, float]:
     return {"cpu": resources.cpus_per_trial, "gpu": resources.gpus_per_trial}
 
 
-def _new_tuner(sweep: Sweep, trainable: Any, run_dir: Path) -> Any:
+def _new_tuner(sweep: Sweep, trainable: Any, run_dir: str | Path) -> Any:
     from ray import tune
 
     spec = sweep.spec
@@ -57,7 +61,7 @@ def _new_tuner(sweep: Sweep, trainable: Any, run_dir: Path) -> Any:
     )
 
 
-def _run_config(sweep: Sweep, run_dir: Path) -> Any:
+def _run_config(sweep: Sweep, run_dir: str | Path) -> Any:
     from ray import tune
 
     spec = sweep.spec
@@ -71,24 +75,42 @@ def _run_config(sweep: Sweep, run_dir: Path) -> Any:
             checkpoint_score_order=spec.search.mode,
         ),
         progress_reporter=progress_reporter(sweep),
-        callbacks=[EtaCallback(spec.search.num_samples)],
+        callbacks=[EtaCallback(expected_trials(sweep))],
         verbose=1,
     )
 
 
-def run_sweep(sweep: Sweep, *, resume: bool = False, address: str | None = None) -> dict[str, Any]:
-    """Run (or resume) the sweep and return its summary, also written to ``RUN_DIR/summary.json``."""
+def _variants_task(sweep: Sweep) -> Any:
+    """The variants table computed in a Ray task with one trial's resources (the driver may have no GPU)."""
+    import ray
+
+    from toolsweep.analysis.variants import compute_variants
+
+    resources = sweep.spec.resources
+    task = ray.remote(num_cpus=resources.cpus_per_trial, num_gpus=resources.gpus_per_trial, max_retries=0)(compute_variants)
+    return lambda path: ray.get(task.remote(str(path)))
+
+
+def run_sweep(sweep: Sweep, *, resume: bool = False, address: str | None = None, analyze: bool = True) -> dict[str, Any]:
+    """Run (or resume) the sweep and return its summary, also written to ``RUN_DIR/summary.json``.
+    With ``analyze``, then the variants table, the report files and the sweep-level W&B run."""
     from ray import tune
 
+    from toolsweep.analysis.wandb_logging import resolve_wandb
+
     spec = sweep.spec
-    run_dir = (Path(spec.storage.path).expanduser() / spec.name).resolve()
-    experiment = run_dir / EXPERIMENT
-    exists = tune.Tuner.can_restore(str(experiment))
+    storage = open_run_storage(spec.storage.path, spec.name)
+    if not storage.is_local and spec.resources.workers > 1:
+        raise UserError(f"storage.path {spec.storage.path!r}: multi-worker trials (resources.workers > 1) write their "
+                        "stages from every worker; use a filesystem shared by all nodes (e.g. /mnt/efs/runs), not a URI")
+    run_dir = storage.local_dir if storage.is_local else storage.scratch()  # for a URI: this driver's mirror
+    experiment = storage.join(EXPERIMENT)
+    exists = tune.Tuner.can_restore(experiment)
     if resume and not exists:
         raise UserError(f"--resume: no sweep to resume at {experiment}; run without --resume first")
     if not resume and exists:
         raise UserError(
-            f"{run_dir} already holds sweep {spec.name!r}; continue it with --resume, "
+            f"{storage.uri} already holds sweep {spec.name!r}; continue it with --resume, "
             "or give this run another name (--set name=NEW) or storage.path"
         )
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table reporter shows our columns
@@ -96,12 +118,20 @@ def run_sweep(sweep: Sweep, *, resume: bool = False, address: str | None = None)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "sweep.json").write_text(json.dumps({"source": sweep.source, "spec": spec.model_dump(mode="json"),
                                                     "space": sorted(sweep.space)}, indent=2))
-    trainable = tune.with_resources(make_trainable(sweep, run_dir), _trial_resources(sweep))
+    wandb_settings = resolve_wandb(spec.wandb, spec.name, run_dir)
+    trainable = tune.with_resources(make_trainable(sweep, storage, wandb_settings), _trial_resources(sweep))
     if resume:
-        tuner = tune.Tuner.restore(str(experiment), trainable, resume_unfinished=True, resume_errored=True)
+        tuner = tune.Tuner.restore(experiment, trainable, resume_unfinished=True, resume_errored=True)
     else:
-        tuner = _new_tuner(sweep, trainable, run_dir)
+        tuner = _new_tuner(sweep, trainable, storage.uri)
     results = tuner.fit()
+    mirror_trial_records(storage, run_dir)
     summary = summarize(results, sweep, run_dir)
+    summary["storage"] = storage.uri
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    if analyze:
+        from toolsweep.analysis.report import finish_sweep
+
+        finish_sweep(run_dir, wandb_settings, _variants_task(sweep))
+    publish_run_files(storage, run_dir)
     return summary

@@ -8,8 +8,18 @@ from typing import Any
 from ray.tune import Callback, CLIReporter
 
 from toolsweep.config.loader import Sweep
+from toolsweep.search_spaces.domains import Choice, Grid
 
-__all__ = ["EtaCallback", "progress_reporter"]
+__all__ = ["EtaCallback", "expected_trials", "progress_reporter"]
+
+
+def expected_trials(sweep: Sweep) -> int:
+    """Trials the sweep will run: ``num_samples`` times every grid point (choices count under grid search)."""
+    points = 1
+    for domain in sweep.space.values():
+        if isinstance(domain, Grid) or (sweep.spec.search.algorithm == "grid" and isinstance(domain, Choice)):
+            points *= len(domain.values)
+    return sweep.spec.search.num_samples * points
 
 
 def progress_reporter(sweep: Sweep) -> CLIReporter:

@@ -34,6 +34,8 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         return
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address, runtime_env=_runtime_env(), log_to_driver=True)
+        from toolsweep.cluster.attach import attach
+
+        attach(address, _runtime_env())  # checks the address kind; token-auth failures name the setting to change
     else:
         ray.init(num_cpus=num_cpus, runtime_env=_runtime_env(), include_dashboard=False, log_to_driver=True)
