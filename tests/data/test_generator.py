@@ -195,3 +195,14 @@ def test_bad_arguments_say_what_to_change():
         generate_examples([{"type": "function", "function": {"name": "mystery"}}], "train", 1, ["simple"], 0)
     with pytest.raises(ValueError, match="needs >= 3 tools"):
         generate_examples(target_tools()[:2], "train", 1, ["multiple"], 0)
+
+
+@pytest.mark.parametrize("split", ["train", "validation", "test"])
+def test_parallel_examples_generate_for_every_tool_of_both_catalogues(split: str) -> None:
+    """Some tools have a single value of their only free parameter per split; they cannot be asked
+    for twice, and the generator must fall back to different tools instead of failing."""
+    from toolsweep.data import pretrain_tools, target_tools
+
+    for tools in (pretrain_tools(), target_tools()):
+        examples = generate_examples(tools, split, 400, ["parallel"], seed=0)
+        assert all(len(e["messages"][-1]["tool_calls"]) >= 2 for e in examples)

@@ -138,7 +138,24 @@ def _parallel(entries: list[ToolEntry], split: str, rng: random.Random) -> dict:
         chosen = [rng.choice(entries)] * n_calls
     else:
         chosen = rng.sample(entries, n_calls)
-    texts, calls = [], []
+    try:
+        texts, calls = _parallel_requests(chosen, split, rng)
+    except ValueError:
+        # A tool whose split holds a single value of its only free parameter cannot be asked for
+        # twice (e.g. an int range of 1-5 split by value): call different tools instead.
+        chosen = rng.sample(entries, min(n_calls, len(entries)))
+        texts, calls = _parallel_requests(chosen, split, rng)
+    called = list(dict.fromkeys(e.name for e in chosen))
+    pool = [e for e in entries if e.name not in called]
+    names = called + [e.name for e in rng.sample(pool, min(rng.randint(0, 2), len(pool)))]
+    rng.shuffle(names)
+    return {"tools": names, "messages": [{"role": "user", "content": join_requests(texts, split, rng)},
+                                         _calls_message(calls)]}
+
+
+def _parallel_requests(chosen: list[ToolEntry], split: str, rng: random.Random) -> tuple[list[str], list[dict]]:
+    texts: list[str] = []
+    calls: list[dict] = []
     for entry in chosen:
         previous = [c["function"]["arguments"] for c in calls if c["function"]["name"] == entry.name]
         for _ in range(50):
@@ -147,12 +164,7 @@ def _parallel(entries: list[ToolEntry], split: str, rng: random.Random) -> dict:
                 break
         texts.append(text)
         calls.append(_call(entry.name, args))
-    called = list(dict.fromkeys(e.name for e in chosen))
-    pool = [e for e in entries if e.name not in called]
-    names = called + [e.name for e in rng.sample(pool, min(rng.randint(0, 2), len(pool)))]
-    rng.shuffle(names)
-    return {"tools": names, "messages": [{"role": "user", "content": join_requests(texts, split, rng)},
-                                         _calls_message(calls)]}
+    return texts, calls
 
 
 def _irrelevance(entries: list[ToolEntry], split: str, rng: random.Random) -> dict:
