@@ -39,7 +39,7 @@ def connect(address: str) -> Any:
         return JobSubmissionClient(address)
     except Exception as exc:  # requests' ConnectionError, or Ray's auth errors
         raise UserError(f"cannot reach the Ray dashboard at {address} ({str(exc).splitlines()[0][:300]}); check the "
-                        "address and port, and with token auth set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH to the head's token") from exc
+                        "address and port, and with token auth set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH to the head's token") from exc
 
 
 def build_submission(

@@ -28,6 +28,9 @@ def _runtime_env() -> dict[str, Any]:
 def ensure_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     """Initialise Ray once per process: attach to ``address``/RAY_ADDRESS, or start a local instance."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Inside a Ray Job (toolsweep submit) the job already has a runtime env; Ray refuses a second one
+    # unless told to merge them.
+    os.environ.setdefault("RAY_OVERRIDE_JOB_RUNTIME_ENV", "1")
     import ray
 
     if ray.is_initialized():

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import random
+
+from toolsweep.models.augment import randomise_values
+
+TOOL = {"type": "function", "function": {"name": "book", "description": "Book a table.", "parameters": {
+    "type": "object", "properties": {
+        "city": {"type": "string", "description": "City"}, "people": {"type": "integer", "description": "People"},
+        "date": {"type": "string", "format": "date", "description": "Date"},
+        "style": {"type": "string", "enum": ["quiet", "lively"], "description": "Style"}},
+    "required": ["city"]}}}
+
+
+def _example() -> dict:
+    args = [{"city": "New York", "people": 4, "date": "2026-05-01", "style": "quiet"}, {"city": "New York", "people": 2}]
+    return {"tools": [TOOL], "messages": [
+        {"role": "user", "content": "A quiet table in New York for 4 on 2026-05-01. Also New York for 2."},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"type": "function", "function": {"name": "book", "arguments": a}} for a in args]}]}
+
+
+def test_values_are_replaced_consistently_in_request_and_calls() -> None:
+    original = _example()
+    out = randomise_values(original, random.Random(0))
+    text = out["messages"][0]["content"]
+    first, second = (c["function"]["arguments"] for c in out["messages"][1]["tool_calls"])
+    assert first["city"] == second["city"] != "New York" and "New York" not in text
+    assert text.count(first["city"]) == 2
+    assert isinstance(first["people"], int) and f"for {first['people']} on" in text
+    assert (first["date"], first["style"]) == ("2026-05-01", "quiet")  # dates and enums are kept
+    assert original == _example()  # the input is not modified
+
+
+def test_seeded() -> None:
+    assert randomise_values(_example(), random.Random(3)) == randomise_values(_example(), random.Random(3))
+    assert randomise_values(_example(), random.Random(3)) != randomise_values(_example(), random.Random(4))
+
+
+def test_irrelevance_is_unchanged() -> None:
+    ex = {"tools": [TOOL], "messages": [{"role": "user", "content": "Tell me a joke."},
+                                        {"role": "assistant", "content": "No tool fits."}]}
+    assert randomise_values(ex, random.Random(0)) == ex
