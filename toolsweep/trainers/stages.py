@@ -87,6 +87,9 @@ def stage_arguments(
 
 
 def _train(trainer: Any, name: str, stage_dir: Path, tokenizer: PreTrainedTokenizerBase) -> tuple[StageResult, Any]:
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # raw log dicts; MetricsCallback reports them to our reporter
     last = get_last_checkpoint(str(stage_dir)) if stage_dir.is_dir() else None
     resumed = int(Path(last).name.split("-")[-1]) if last else 0
     started = time.perf_counter()
