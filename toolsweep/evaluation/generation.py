@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     import torch
 
 DEFAULT_TOKEN_BUDGET = 32_768
+# On a CPU the prompt pass is compute-bound and dominates (prompts ~300 tokens, answers ~40): big batches
+# only add padding. Measured on the built-in model, 64 test prompts: batch 8 took 2.0 s, batch 64 5.0 s,
+# one at a time 3.2 s. The default budget is therefore cut to this on CPU.
+CPU_TOKEN_BUDGET = 4_096
 DEFAULT_MAX_NEW_TOKENS = 256
 DEFAULT_MAX_PADDING: float | None = None
 
@@ -195,13 +199,15 @@ def generate_completions(
     eos = eos_token_ids(model, tokenizer)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    device = next(model.parameters()).device
+    if token_budget == DEFAULT_TOKEN_BUDGET and batch_size is None and device.type == "cpu":
+        token_budget = CPU_TOKEN_BUDGET
     batches = plan_batches([len(e) for e in encoded], max_new_tokens, batch_size=batch_size,
                            token_budget=token_budget, max_padding=max_padding)
     texts: list[str] = [""] * len(prompts)
     token_ids: list[list[int]] = [[] for _ in prompts]
     n_tokens = 0
     n_steps = 0
-    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     start = time.perf_counter()
