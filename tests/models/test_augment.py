@@ -41,3 +41,29 @@ def test_irrelevance_is_unchanged() -> None:
     ex = {"tools": [TOOL], "messages": [{"role": "user", "content": "Tell me a joke."},
                                         {"role": "assistant", "content": "No tool fits."}]}
     assert randomise_values(ex, random.Random(0)) == ex
+
+
+def test_copy_drills_answer_only_with_what_the_request_spells_out() -> None:
+    import json
+    import random
+
+    from toolsweep.data import pretrain_tools
+    from toolsweep.models.augment import copy_drill
+
+    rng = random.Random(0)
+    kinds = set()
+    for _ in range(200):
+        drill = copy_drill(pretrain_tools(), rng)
+        user, answer = drill["messages"][0]["content"], drill["messages"][1]
+        if answer.get("tool_calls"):
+            kinds.add("call")
+            call = answer["tool_calls"][0]["function"]
+            assert call["name"] in user and [t["function"]["name"] for t in drill["tools"]] == [call["name"]]
+            required = drill["tools"][0]["function"]["parameters"].get("required", [])
+            assert set(required) <= set(call["arguments"])
+            for key, value in call["arguments"].items():
+                assert f"{key} {value}" in user, json.dumps(drill)
+        else:
+            kinds.add("echo")
+            assert user.endswith(answer["content"])
+    assert kinds == {"call", "echo"}

@@ -53,3 +53,24 @@ def test_config_rejects_inconsistent_sizes() -> None:
         BuildConfig(hidden_size=30, num_heads=4)
     with pytest.raises(ValueError, match="warmup_steps"):
         BuildConfig(steps=10, warmup_steps=10)
+
+
+def test_a_drill_phase_trains_on_drills_first_then_on_conversations(tmp_path: Path) -> None:
+    import toolsweep.models.pretrain as pretrain
+
+    sources: list[int] = []
+    original = pretrain._collate
+
+    def spy(data, idx, pad_id, weight):  # which list each batch is drawn from, by its size
+        sources.append(len(data))
+        return original(data, idx, pad_id, weight)
+
+    pretrain._collate = spy
+    try:
+        _build(tmp_path, "drills", drill_steps=6, copy_drill_rate=0.5)
+    finally:
+        pretrain._collate = original
+    drill_rows = 6 * MICRO["batch_size"]
+    training = [n for n in sources if n >= drill_rows]  # drop the progress evaluations (a few val rows)
+    assert training[:6] == [drill_rows] * 6
+    assert all(n > drill_rows for n in training[6:]) and len(training) == MICRO["steps"]

@@ -74,6 +74,9 @@ class BuildConfig:
     not make copying emerge within 900 steps either."""
     copy_drill_rate: float = 0.0
     """Copy drills added per training conversation (see ``augment.copy_drill``)."""
+    drill_steps: int = 0
+    """Steps at the start that train on copy drills alone (short sequences, so they are fast): a phase
+    in which attention can learn to look back and copy before the tool conversations need it."""
     eval_every: int = 100
     """Steps between progress evaluations on the validation conversations."""
     threads: int = 2
@@ -104,6 +107,9 @@ def generate_data(cfg: BuildConfig) -> tuple[list[dict], list[dict], str]:
              for ex in generate_examples(tools, "train", cfg.n_train, seed=cfg.seed)]
     train += [copy_drill(tools, rng) for _ in range(int(cfg.copy_drill_rate * cfg.n_train))]
     rng.shuffle(train)
+    if cfg.drill_steps:
+        # The drill phase's data comes first; pretrain() takes its first batches from this prefix.
+        train = [copy_drill(tools, rng) for _ in range(cfg.drill_steps * cfg.batch_size)] + train
     try:
         return train, generate_examples(tools, "validation", cfg.n_val, seed=cfg.seed), "validation"
     except ValueError:  # a validation split the generator cannot fill: progress is then logged on

@@ -111,10 +111,15 @@ def pretrain(model: Any, train: Encoded, val: Encoded, cfg: BuildConfig, *, pad_
     history: list[dict[str, Any]] = []
     queue: list[list[int]] = []
     running, start = 0.0, time.time()
+    drill_rows = cfg.drill_steps * cfg.batch_size  # generate_data put the drill phase's rows first
+    drill_data, main_data = train[:drill_rows], train[drill_rows:]
     for step in range(cfg.steps):
+        data = drill_data if step < cfg.drill_steps else main_data
+        if step == cfg.drill_steps:
+            queue = []  # the drill phase is over: start an epoch of the main data
         if not queue:
-            queue = batches(train, cfg.batch_size, rng)
-        ids, attn, weight = _collate(train, queue.pop(), pad_id, cfg.prompt_loss_weight)
+            queue = batches(data, cfg.batch_size, rng)
+        ids, attn, weight = _collate(data, queue.pop(), pad_id, cfg.prompt_loss_weight)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
         loss_tok, _ = _token_losses(model, ids, attn)
