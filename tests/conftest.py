@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -39,3 +41,23 @@ def ray_local():
     ensure_ray(num_cpus=2)
     yield
     ray.shutdown()
+
+
+def write_tiny_sweep(directory: Path, model_dir: Path, name: str, **overrides: dict[str, Any]) -> Path:
+    """A sweep file for ``model_dir`` small enough that a trial takes seconds; ``overrides`` update sections."""
+    spec: dict[str, Any] = {
+        "name": name,
+        "model": {"name": str(model_dir)},
+        "data": {"train_examples": 24, "preference_pairs": 8, "validation_examples": 4, "test_examples": 4},
+        "lora": {"r": 4},
+        "sft": {"max_steps": 6, "batch_size": 4, "eval_every": 2, "learning_rate": 5e-3},
+        "dpo": {"max_steps": 2, "batch_size": 4, "eval_every": 2},
+        "eval": {"max_new_tokens": 4, "validation_subset": 4},
+        "search": {"algorithm": "grid", "scheduler": "fifo", "num_samples": 1, "max_concurrent_trials": 2},
+        "storage": {"path": str(directory / "runs")},
+    }
+    for section, values in overrides.items():
+        spec[section] = {**spec.get(section, {}), **values}
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path

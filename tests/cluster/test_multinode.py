@@ -13,31 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from tests.conftest import write_tiny_sweep
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"  # as in conftest.py
 
 
+# Checkpoints every 3 steps and retries, so a trial on a killed node resumes elsewhere; one CPU per trial.
+CLUSTER_SECTIONS: dict[str, dict] = {"sft": {"eval_every": 3}, "search": {"max_failures": 2}, "resources": {"cpus_per_trial": 1}}
+
+
 def _sweep_file(tmp_path: Path, model_dir: Path, name: str, store: str, **overrides: dict) -> Path:
-    spec = {
-        "name": name,
-        "model": {"name": str(model_dir)},
-        "data": {"train_examples": 24, "preference_pairs": 8, "validation_examples": 4, "test_examples": 4},
-        "lora": {"r": 4},
-        "sft": {"max_steps": 6, "batch_size": 4, "eval_every": 3, "learning_rate": 5e-3},
-        "dpo": {"max_steps": 2, "batch_size": 4, "eval_every": 2},
-        "eval": {"max_new_tokens": 4, "validation_subset": 4},
-        "search": {"algorithm": "grid", "scheduler": "fifo", "num_samples": 1, "max_concurrent_trials": 2, "max_failures": 2},
-        "resources": {"cpus_per_trial": 1},
-        "storage": {"path": store},
-    }
-    for section, values in overrides.items():
-        spec[section] = {**spec.get(section, {}), **values}
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
+    sections = {k: {**CLUSTER_SECTIONS.get(k, {}), **overrides.get(k, {})} for k in CLUSTER_SECTIONS.keys() | overrides.keys()}
+    sections["storage"] = {"path": store, **overrides.get("storage", {})}
+    return write_tiny_sweep(tmp_path, model_dir, name, **sections)
 
 
 def _start_driver(cluster: Any, sweep: Path, log: Path) -> subprocess.Popen:

@@ -12,30 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
+from tests.conftest import write_tiny_sweep
 from toolsweep.config import load_sweep
 
 pytestmark = pytest.mark.slow
-
-
-def _sweep_file(tmp_path: Path, model_dir: Path, name: str, **overrides: dict) -> Path:
-    spec = {
-        "name": name,
-        "model": {"name": str(model_dir)},
-        "data": {"train_examples": 24, "preference_pairs": 8, "validation_examples": 4, "test_examples": 4},
-        "lora": {"r": 4},
-        "sft": {"max_steps": 6, "batch_size": 4, "eval_every": 2, "learning_rate": 5e-3},
-        "dpo": {"max_steps": 2, "batch_size": 4, "eval_every": 2},
-        "eval": {"max_new_tokens": 4, "validation_subset": 4},
-        "search": {"algorithm": "grid", "scheduler": "fifo", "num_samples": 1, "max_concurrent_trials": 2},
-        "storage": {"path": str(tmp_path / "runs")},
-    }
-    for section, values in overrides.items():
-        spec[section] = {**spec.get(section, {}), **values}
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
 
 
 def _run(path: Path) -> dict:
@@ -51,7 +32,7 @@ def _attempts(trial_dir: str) -> list[dict]:
 def test_asha_stops_a_poor_trial_early(tiny_model_dir: Path, tmp_path: Path, ray_local) -> None:
     # Training loss separates the learning rates reliably even on a random model. ASHA judges a trial
     # against those that reached the rung before it, so the good rates run first.
-    path = _sweep_file(
+    path = write_tiny_sweep(
         tmp_path, tiny_model_dir, "asha",
         sft={"learning_rate": {"grid": [1.0e-2, 5.0e-3, 1.0e-5, 1.0e-6]}, "max_steps": 8},
         search={"scheduler": "asha", "metric": "sft/loss", "mode": "min", "max_concurrent_trials": 2,
@@ -66,7 +47,7 @@ def test_asha_stops_a_poor_trial_early(tiny_model_dir: Path, tmp_path: Path, ray
 
 
 def test_a_raising_trial_is_retried_then_failed_and_the_sweep_goes_on(tiny_model_dir: Path, tmp_path: Path, ray_local) -> None:
-    path = _sweep_file(
+    path = write_tiny_sweep(
         tmp_path, tiny_model_dir, "failing",
         lora={"target_modules": {"grid": [["q_proj", "v_proj"], ["no_such_module"]]}},
         search={"max_failures": 1},
@@ -81,7 +62,7 @@ def test_a_raising_trial_is_retried_then_failed_and_the_sweep_goes_on(tiny_model
 
 
 def test_two_dpo_trials_with_the_same_sft_recipe_run_sft_once(tiny_model_dir: Path, tmp_path: Path, ray_local) -> None:
-    path = _sweep_file(tmp_path, tiny_model_dir, "shared", dpo={"beta": {"grid": [0.1, 0.5]}})
+    path = write_tiny_sweep(tmp_path, tiny_model_dir, "shared", dpo={"beta": {"grid": [0.1, 0.5]}})
     summary = _run(path)
     assert [t["status"] for t in summary["trials"]] == ["completed", "completed"]
     assert sorted(t["metrics"]["sft/cached"] for t in summary["trials"]) == [0.0, 1.0]
@@ -92,7 +73,7 @@ def test_two_dpo_trials_with_the_same_sft_recipe_run_sft_once(tiny_model_dir: Pa
 
 
 def test_resume_after_sigkill_does_not_rerun_finished_trials(tiny_model_dir: Path, tmp_path: Path) -> None:
-    path = _sweep_file(tmp_path, tiny_model_dir, "killed", lora={"r": {"grid": [2, 4, 8]}},
+    path = write_tiny_sweep(tmp_path, tiny_model_dir, "killed", lora={"r": {"grid": [2, 4, 8]}},
                        search={"max_concurrent_trials": 1})
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     command = [sys.executable, "-m", "toolsweep", "run", str(path)]
@@ -107,7 +88,7 @@ def test_resume_after_sigkill_does_not_rerun_finished_trials(tiny_model_dir: Pat
     finally:
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started
         driver.wait()
-    resumed = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=400)
+    resumed = subprocess.run([*command, "--resume"], check=False, env=env, capture_output=True, text=True, timeout=400)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     summary = json.loads((tmp_path / "runs" / "killed" / "summary.json").read_text())
     assert sorted(t["status"] for t in summary["trials"]) == ["completed"] * 3
