@@ -56,14 +56,14 @@ def test_config_rejects_inconsistent_sizes() -> None:
 
 
 def test_a_drill_phase_trains_on_drills_first_then_on_conversations(tmp_path: Path) -> None:
-    import toolsweep.models.pretrain as pretrain
+    from toolsweep.models import pretrain
 
     sources: list[int] = []
     original = pretrain._collate
 
-    def spy(data, idx, pad_id, weight):  # which list each batch is drawn from, by its size
+    def spy(data, idx, pad_id, weight, device="cpu"):  # which list each batch is drawn from, by its size
         sources.append(len(data))
-        return original(data, idx, pad_id, weight)
+        return original(data, idx, pad_id, weight, device)
 
     pretrain._collate = spy
     try:
@@ -74,3 +74,15 @@ def test_a_drill_phase_trains_on_drills_first_then_on_conversations(tmp_path: Pa
     training = [n for n in sources if n >= drill_rows]  # drop the progress evaluations (a few val rows)
     assert training[:6] == [drill_rows] * 6
     assert all(n > drill_rows for n in training[6:]) and len(training) == MICRO["steps"]
+
+
+def test_a_time_limit_stops_after_the_next_evaluation_and_says_so(tmp_path: Path) -> None:
+    info, _ = _build(tmp_path, "limited", time_limit_s=1e-9)
+    assert info["stopped_at_step"] == MICRO["eval_every"]
+    assert info["final"]["step"] == MICRO["eval_every"]
+    assert info["history"][-1]["reason"].startswith("time_limit_s")
+
+
+def test_config_rejects_an_unknown_device() -> None:
+    with pytest.raises(ValueError, match="device"):
+        BuildConfig(device="tpu")

@@ -1,4 +1,4 @@
-"""The full fine-tuning loop of the built-in model: plain torch, fp32, CPU, seeded.
+"""The full fine-tuning loop of the built-in model: plain torch, fp32 on a CPU (bf16 autocast on a GPU), seeded.
 
 A plain loop rather than TRL's SFTTrainer: the build needs nothing but batching, a weighted
 token loss and a schedule, and a short loop is easy to make bit-for-bit deterministic (same seed
@@ -48,7 +48,8 @@ def lr_at(step: int, cfg: BuildConfig) -> float:
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def _collate(data: Encoded, idx: list[int], pad_id: int, prompt_weight: float) -> tuple[Any, Any, Any]:
+def _collate(data: Encoded, idx: list[int], pad_id: int, prompt_weight: float,
+             device: str = "cpu") -> tuple[Any, Any, Any]:
     import torch
 
     width = max(len(data[i][0]) for i in idx)
@@ -61,20 +62,27 @@ def _collate(data: Encoded, idx: list[int], pad_id: int, prompt_weight: float) -
         ids[row, :n] = torch.tensor(tokens)
         attn[row, :n] = 1
         weight[row, :n] = torch.tensor([1.0 if m else prompt_weight for m in mask])
+    if device != "cpu":
+        return ids.to(device, non_blocking=True), attn.to(device, non_blocking=True), weight.to(device)
     return ids, attn, weight
 
 
 def _token_losses(model: Any, ids: Any, attn: Any) -> tuple[Any, Any]:
-    """Per-token cross-entropy of predicting ``ids[:, 1:]`` and the argmax-correct flags."""
+    """Per-token cross-entropy of predicting ``ids[:, 1:]`` and the argmax-correct flags.
+
+    On a GPU the forward pass runs under bf16 autocast; the loss is taken in fp32 either way."""
+    import torch
     import torch.nn.functional as F
 
-    logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1]
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=ids.is_cuda):
+        logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1]
+    logits = logits.float()
     target = ids[:, 1:]
     loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), reduction="none")
     return loss.view_as(target), logits.argmax(-1) == target
 
 
-def evaluate(model: Any, data: Encoded, pad_id: int, batch_size: int) -> dict[str, float]:
+def evaluate(model: Any, data: Encoded, pad_id: int, batch_size: int, device: str = "cpu") -> dict[str, float]:
     """Assistant-token loss and teacher-forced exact rate on ``data``."""
     import torch
 
@@ -84,7 +92,7 @@ def evaluate(model: Any, data: Encoded, pad_id: int, batch_size: int) -> dict[st
         order = sorted(range(len(data)), key=lambda i: len(data[i][0]))
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            ids, attn, weight = _collate(data, idx, pad_id, 0.0)
+            ids, attn, weight = _collate(data, idx, pad_id, 0.0, device)
             loss, correct = _token_losses(model, ids, attn)
             w = weight[:, 1:]
             total += float((loss * w).sum())
@@ -119,7 +127,7 @@ def pretrain(model: Any, train: Encoded, val: Encoded, cfg: BuildConfig, *, pad_
             queue = []  # the drill phase is over: start an epoch of the main data
         if not queue:
             queue = batches(data, cfg.batch_size, rng)
-        ids, attn, weight = _collate(data, queue.pop(), pad_id, cfg.prompt_loss_weight)
+        ids, attn, weight = _collate(data, queue.pop(), pad_id, cfg.prompt_loss_weight, cfg.device)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
         loss_tok, _ = _token_losses(model, ids, attn)
@@ -134,8 +142,13 @@ def pretrain(model: Any, train: Encoded, val: Encoded, cfg: BuildConfig, *, pad_
         if done % cfg.eval_every == 0 or done == cfg.steps:
             n = done % cfg.eval_every or cfg.eval_every
             record = {"step": done, "train_loss": round(running / n, 4), "lr": round(lr_at(step, cfg), 6),
-                      **evaluate(model, val, pad_id, cfg.batch_size), "elapsed_s": round(time.time() - start, 1)}
+                      **evaluate(model, val, pad_id, cfg.batch_size, cfg.device),
+                      "elapsed_s": round(time.time() - start, 1)}
             history.append(record)
             log(" ".join(f"{k}={v}" for k, v in record.items()))
             running = 0.0
+            if cfg.time_limit_s and time.time() - start > cfg.time_limit_s and done < cfg.steps:
+                history.append({"stopped_at_step": done, "reason": f"time_limit_s={cfg.time_limit_s}"})
+                log(f"time limit reached: stopping at step {done} of {cfg.steps}")
+                break
     return history
