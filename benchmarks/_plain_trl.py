@@ -41,8 +41,8 @@ def main(sweep_path: str, out: str) -> None:
 
     base_acc = score(model)
     rows = [{"messages": e["messages"], "tools": json.dumps(e["tools"])} for e in data.train]
-    common = dict(report_to=[], use_cpu=True, bf16=False, activation_checkpointing=False, disable_tqdm=True,
-                  save_strategy="no", logging_steps=10, seed=spec.seed, data_seed=spec.seed, dataloader_num_workers=0)
+    common = {"report_to": [], "use_cpu": True, "bf16": False, "activation_checkpointing": False, "disable_tqdm": True,
+                  "save_strategy": "no", "logging_steps": 10, "seed": spec.seed, "data_seed": spec.seed, "dataloader_num_workers": 0}
     sft = spec.sft
     sft_args = SFTConfig(output_dir=f"{out}/sft", max_steps=sft.max_steps, per_device_train_batch_size=sft.batch_size,
                          learning_rate=sft.learning_rate, lr_scheduler_type=sft.lr_scheduler,

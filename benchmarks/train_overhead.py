@@ -27,7 +27,7 @@ PEAK = "import resource, runpy, sys; sys.argv = sys.argv[1:]; \n" \
        "print('PEAK_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
 
 
-def _fixed_sweep(source: str, overrides: list[str], work: Path) -> Path:
+def fixed_sweep(source: str, overrides: list[str], work: Path) -> Path:
     """The sweep with every searched field at its default candidate: one fixed configuration."""
     sys.path.insert(0, str(ROOT))
     from toolsweep.config import load_sweep
@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        sweep = _fixed_sweep(args.sweep, args.overrides, work)
+        sweep = fixed_sweep(args.sweep, args.overrides, work)
         ours, theirs, accuracy = [], [], {}
         for i in range(args.repeats):
             ours.append(_toolsweep(sweep, work / f"toolsweep-{i}"))

@@ -97,7 +97,7 @@ def test_installed_package_is_located_without_importing_it(golden_bfcl_dir, tmp_
 
 
 def test_missing_data_says_how_to_get_it(monkeypatch):
-    import toolsweep.evaluation.bfcl as bfcl
+    from toolsweep.evaluation import bfcl
 
     monkeypatch.delenv(WHEEL_ENV, raising=False)
     monkeypatch.setattr(bfcl, "installed_data_dir", lambda: None)

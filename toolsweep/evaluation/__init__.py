@@ -48,16 +48,16 @@ from toolsweep.evaluation.scoring import (
 from toolsweep.evaluation.tasks import EvalTask, as_tasks
 
 __all__ = [
-    "BFCLData",
     "CATEGORY_GROUPS",
     "DEFAULT_CATEGORIES",
     "ERROR_KINDS",
+    "LIVE_CATEGORIES",
+    "BFCLData",
     "EvalMetrics",
     "EvalReport",
     "EvalTask",
     "ExampleResult",
     "GenerationOutput",
-    "LIVE_CATEGORIES",
     "Metric",
     "ParsedOutput",
     "ToolCall",

@@ -18,8 +18,9 @@ import importlib.util
 import json
 import os
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from toolsweep.evaluation.tasks import EvalTask
 

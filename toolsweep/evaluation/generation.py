@@ -23,8 +23,9 @@ torch and transformers are imported lazily so that parsing and scoring import fa
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import torch
@@ -117,7 +118,7 @@ def plan_batches(lengths: Sequence[int], max_new_tokens: int, *, batch_size: int
     return batches
 
 
-def _left_pad(rows: list[list[int]], pad_id: int) -> tuple["torch.Tensor", "torch.Tensor"]:
+def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     import torch
 
     width = max(len(r) for r in rows)

@@ -13,9 +13,10 @@ import json
 import math
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from toolsweep.evaluation.scoring import ERROR_KINDS, ExampleResult
 

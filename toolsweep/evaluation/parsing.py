@@ -209,11 +209,11 @@ def parse_with_response_schema(text: str, tokenizer: Any, *, prefix: str = "") -
             from trl.chat_template_utils import add_response_schema
 
             add_response_schema(tokenizer)
-        except Exception:  # unknown template or old TRL: the Hermes parser is the fallback
+        except Exception:  # noqa: BLE001 - unknown template or old TRL: the Hermes parser is the fallback
             return None
     try:
         message = tokenizer.parse_response(text, prefix=prefix)
-    except Exception:
+    except Exception:  # noqa: BLE001 - model output is data; any parse failure means "use the Hermes parser"
         return None
     if not isinstance(message, dict):
         return None

@@ -9,8 +9,9 @@ use vLLM on a CUDA machine. Both return an :class:`EvalReport` whose ``to_flat_d
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Mapping, Sequence
+from typing import Any, Literal
 
 from toolsweep.evaluation.generation import (
     DEFAULT_MAX_NEW_TOKENS,

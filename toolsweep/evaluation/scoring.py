@@ -30,8 +30,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from toolsweep.evaluation.parsing import ParsedOutput, ToolCall
 
@@ -185,11 +186,14 @@ def _check_param(name: str, value: Any, acceptable: list[Any], schema: Mapping[s
         value = float(value)  # python's int -> float promotion, as BFCL allows
     type_ok = _type_ok(value, declared) or _variable_type_ok(value, acceptable)
     items = schema.get("items")
-    if type_ok and _py_type(declared) is list and isinstance(items, Mapping) and isinstance(value, (list, tuple)):
-        if not all(_type_ok(v, items.get("type")) for v in value) and not _matches_any(value, acceptable):
-            return WRONG_TYPE, (
-                f"argument {name!r}: items of {value!r} are not all of type {items.get('type')!r}"
-            )
+    is_list = _py_type(declared) is list and isinstance(items, Mapping) and isinstance(value, (list, tuple))
+    if (
+        type_ok
+        and is_list
+        and not all(_type_ok(v, items.get("type")) for v in value)
+        and not _matches_any(value, acceptable)
+    ):
+        return WRONG_TYPE, f"argument {name!r}: items of {value!r} are not all of type {items.get('type')!r}"
     if not type_ok:
         return WRONG_TYPE, f"argument {name!r}: expected type {declared!r}, got {type(value).__name__} {value!r}"
     if not _matches_any(value, acceptable):

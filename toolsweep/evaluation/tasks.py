@@ -8,8 +8,9 @@ where an example came from. ``tools`` (OpenAI tool specs) are what the chat temp
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from toolsweep.evaluation.scoring import GroundTruth, ground_truth_from_example
 
@@ -41,7 +42,7 @@ class EvalTask:
         return ""
 
     @classmethod
-    def from_example(cls, example: Mapping[str, Any]) -> "EvalTask":
+    def from_example(cls, example: Mapping[str, Any]) -> EvalTask:
         """A contract example: the prompt is every message before the final assistant turn."""
         messages = list(example.get("messages") or [])
         last = max((i for i, m in enumerate(messages) if m.get("role") == "assistant"), default=None)

@@ -8,7 +8,8 @@ which is what generation tests want (any difference between batched and single d
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 HERMES_CHAT_TEMPLATE = (
     "{% if tools %}<|im_start|>system\nYou may call one or more functions. Signatures:\n<tools>"
