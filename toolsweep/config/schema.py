@@ -159,7 +159,12 @@ class _Stage(_Section):
 
 
 class SFTStage(_Stage):
-    packing: bool = Field(False, description="Pack examples into full sequences (padding-free).")
+    packing: bool = Field(
+        False,
+        description="Pack examples into full sequences with no padding (TRL's BFD packing; attention stays "
+        "within each example through position_ids).",
+    )
+    group_by_length: bool = Field(False, description="Batch examples of similar length together (less padding).")
 
 
 class DPOStage(_Stage):

@@ -21,7 +21,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from toolsweep.config.schema import DPOStage, SFTStage
 from toolsweep.trainers.hardware import Precision
 
-__all__ = ["StageResult", "completed_stage", "run_dpo", "run_sft", "stage_arguments"]
+__all__ = ["StageResult", "completed_stage", "dpo_arguments", "run_dpo", "run_sft", "sft_arguments", "stage_arguments"]
 
 STAGE_FILE = "stage.json"
 
@@ -110,6 +110,21 @@ def _train(trainer: Any, name: str, stage_dir: Path, tokenizer: PreTrainedTokeni
     return result, trainer.model
 
 
+def sft_arguments(stage: SFTStage, common: dict[str, Any]) -> dict[str, Any]:
+    """SFTConfig fields: loss on the assistant's tokens only, and the batching options of ``stage``.
+
+    Packing is padding-free: TRL passes each packed example's ``position_ids`` without an attention mask,
+    and transformers turns restarting positions into a block-diagonal mask, so examples do not attend to
+    each other with SDPA or eager attention too, not only FlashAttention (tested)."""
+    return {**common, "assistant_only_loss": True, "packing": stage.packing, "padding_free": stage.packing,
+            "train_sampling_strategy": "group_by_length" if stage.group_by_length else "random"}
+
+
+def dpo_arguments(stage: DPOStage, common: dict[str, Any]) -> dict[str, Any]:
+    """DPOConfig fields from ``stage``. No padding-free option: TRL 1.16's DPOTrainer turns it off."""
+    return {**common, "beta": stage.beta, "loss_type": [stage.loss_type]}
+
+
 def run_sft(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -123,7 +138,7 @@ def run_sft(
     """Supervised fine-tuning on conversations with tools; loss on the assistant's tokens only."""
     from trl import SFTConfig, SFTTrainer
 
-    args = SFTConfig(**common, assistant_only_loss=True, packing=stage.packing, padding_free=stage.packing)
+    args = SFTConfig(**sft_arguments(stage, common))
     trainer = SFTTrainer(
         model=model,
         args=args,
@@ -149,7 +164,7 @@ def run_dpo(
     a frozen copy of it as the reference) or a full model (TRL copies it as the reference)."""
     from trl import DPOConfig, DPOTrainer
 
-    args = DPOConfig(**common, beta=stage.beta, loss_type=[stage.loss_type])
+    args = DPOConfig(**dpo_arguments(stage, common))
     trainer = DPOTrainer(
         model=model,
         ref_model=None,
