@@ -6,6 +6,10 @@ whole time). Trials run one at a time so waiting on a shared stage never counts 
 accuracies of the two runs must be identical, configuration by configuration. Target ratio: <= 0.45.
 
     python benchmarks/stage_sharing.py [--model builtin:tiny-tool-lm] [--sft-steps 240] [--dpo-steps 30]
+        [--table grid.json]
+
+``--table`` also saves the from-scratch run as a lookup table (each configuration's reports and costs),
+which ``benchmarks/search_efficiency.py`` replays: the naive run of this benchmark is an exhaustive grid.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ def _sweep(work: Path, name: str, share: bool, args: argparse.Namespace) -> Path
         "model": {"name": args.model},
         "data": {"train_examples": args.train_examples, "preference_pairs": args.pairs,
                  "validation_examples": args.eval_examples, "test_examples": args.eval_examples},
-        "sft": {"max_steps": args.sft_steps, "eval_every": args.sft_steps, "learning_rate": {"grid": LEARNING_RATES}},
+        "sft": {"max_steps": args.sft_steps, "eval_every": max(1, args.sft_steps // 2), "learning_rate": {"grid": LEARNING_RATES}},
         "dpo": {"max_steps": args.dpo_steps, "eval_every": args.dpo_steps, "beta": {"grid": BETAS}},
         "eval": {"validation_subset": 8},
         "search": {"algorithm": "grid", "scheduler": "fifo", "num_samples": 1, "max_concurrent_trials": 1},
@@ -44,7 +48,28 @@ def _sweep(work: Path, name: str, share: bool, args: argparse.Namespace) -> Path
 
 def _run(sweep: Path) -> dict:
     subprocess.run([sys.executable, "-m", "toolsweep", "run", str(sweep)], check=True, capture_output=True, text=True)
-    return json.loads((sweep.parent / sweep.stem / "summary.json").read_text())
+    summary = json.loads((sweep.parent / sweep.stem / "summary.json").read_text())
+    for trial in summary["trials"]:  # every report the scheduler saw, for --table
+        results = sweep.parent / sweep.stem / "tune"
+        path = next(results.glob(f"*_{trial['trial_id']}_*/result.json"))
+        trial["reports"] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return summary
+
+
+def _same_outcome(a: dict, b: dict) -> bool:
+    """Every validation and test metric equal (timings aside): the cache must not change results."""
+    keys = {k for k in a if k.startswith(("val/", "test/")) and "seconds" not in k}
+    return keys == {k for k in b if k.startswith(("val/", "test/")) and "seconds" not in k} and all(
+        a[k] == b[k] for k in keys)
+
+
+def _table(summary: dict, args: argparse.Namespace) -> dict:
+    keep = ("training_iteration", "time_total_s", "cost/wall_seconds")
+    return {"model": args.model, "sft_steps": args.sft_steps, "dpo_steps": args.dpo_steps,
+            "space": {"sft.learning_rate": LEARNING_RATES, "dpo.beta": BETAS},
+            "trials": [{"config": t["config"], "metrics": t["metrics"],
+                        "reports": [{k: v for k, v in r.items() if k in keep or k.startswith(("val/", "test/"))}
+                                    for r in t["reports"]]} for t in summary["trials"]]}
 
 
 def _by_config(summary: dict) -> dict[tuple, dict]:
@@ -59,16 +84,19 @@ def main() -> None:
     parser.add_argument("--train-examples", type=int, default=800)
     parser.add_argument("--pairs", type=int, default=240)
     parser.add_argument("--eval-examples", type=int, default=48)
+    parser.add_argument("--table", help="also write the from-scratch grid's reports here (JSON)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shared = _by_config(_run(_sweep(work, "shared", True, args)))
-        naive = _by_config(_run(_sweep(work, "naive", False, args)))
+        naive_summary = _run(_sweep(work, "naive", False, args))
+        naive = _by_config(naive_summary)
+    if args.table:
+        Path(args.table).write_text(json.dumps(_table(naive_summary, args), indent=1))
     seconds_shared = sum(m["cost/wall_seconds"] for m in shared.values())
     seconds_naive = sum(m["cost/wall_seconds"] for m in naive.values())
     computed = sum(1 for m in shared.values() if m.get("sft/cached") == 0.0)
-    identical = all(shared[c]["val/exact_match"] == naive[c]["val/exact_match"]
-                    and shared[c].get("test/exact_match") == naive[c].get("test/exact_match") for c in naive)
+    identical = shared.keys() == naive.keys() and all(_same_outcome(shared[c], naive[c]) for c in naive)
     print(f"{len(naive)} trials ({len(LEARNING_RATES)} SFT configs x {len(BETAS)} betas), model {args.model}, "
           f"SFT {args.sft_steps} steps, DPO {args.dpo_steps} steps")
     print(f"naive (every trial from scratch): {seconds_naive:8.1f} trial-seconds")
