@@ -66,6 +66,10 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+# The `ray` launcher of the interpreter running the tests, so an unactivated virtualenv works too.
+RAY_CLI = str(Path(sys.executable).with_name("ray")) if Path(sys.executable).with_name("ray").exists() else "ray"
+
+
 @dataclass
 class LoopbackCluster:
     root: Path
@@ -79,13 +83,13 @@ class LoopbackCluster:
         return f"{HEAD_IP}:{self.gcs_port}"
 
     def start_head(self) -> None:
-        command = ["ray", "start", "--block", "--head", f"--node-ip-address={HEAD_IP}", f"--port={self.gcs_port}",
+        command = [RAY_CLI, "start", "--block", "--head", f"--node-ip-address={HEAD_IP}", f"--port={self.gcs_port}",
                    "--num-cpus=1", f"--temp-dir={self.root / 'head'}", "--include-dashboard=false",
                    f"--dashboard-host={HEAD_IP}", "--disable-usage-stats", *_ports(dashboard=True)]
         self._start("head", command, {**self.env, **FAST_HEALTH_CHECKS, "TOOLSWEEP_SCRATCH": str(self.root / "scratch-head")})
 
     def start_worker(self) -> None:
-        command = ["ray", "start", "--block", f"--address={self.address}", f"--node-ip-address={WORKER_IP}",
+        command = [RAY_CLI, "start", "--block", f"--address={self.address}", f"--node-ip-address={WORKER_IP}",
                    "--num-cpus=1", f"--temp-dir={self.root / 'worker'}", "--disable-usage-stats", *_ports(dashboard=False)]
         self._start("worker", command, {**self.env, "TOOLSWEEP_SCRATCH": str(self.root / "scratch-worker")})
 
