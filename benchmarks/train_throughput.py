@@ -1,0 +1,80 @@
+"""Training throughput on the built-in model: SFT tokens/s with padded batches, length-grouped batches and
+padding-free packing, and DPO tokens/s, side by side in one run.
+
+Why these options: a tool-calling prompt carries the tool schemas (hundreds of tokens) and the answer
+tens, and example lengths vary a lot with the number of offered tools, so a padded batch spends much of
+its compute on padding. Length grouping cuts the padding; packing (TRL's BFD, padding-free) removes it.
+
+Each variant is a real ``toolsweep train`` run of the quickstart at its default candidates (SFT only, or
+DPO only for the DPO line), in a fresh process. Tokens/s = non-padding tokens trained
+(``num_input_tokens_seen``) / training seconds, validation time left out. Variants are interleaved and
+repeated, and the median is reported, so drift on the machine affects them alike.
+
+    python benchmarks/train_throughput.py [--sweep configs/quickstart.yaml] [--steps 40] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from train_overhead import fixed_sweep
+
+SFT_VARIANTS = {"padded (default)": [], "group_by_length": ["sft.group_by_length=true"], "packing": ["sft.packing=true"]}
+
+
+def _stage_figures(out: Path, stage: str) -> tuple[float, float]:
+    record = json.loads((out / stage / "stage.json").read_text())
+    seconds = record["metrics"]["train_runtime"] - sum(h.get("val/seconds", 0.0) for h in record["history"])
+    return record["metrics"]["num_input_tokens_seen"], seconds
+
+
+def run(sweep: Path, overrides: list[str], out: Path, stage: str) -> tuple[float, float]:
+    """(tokens, seconds) of one stage of one ``toolsweep train`` run."""
+    args = [a for o in overrides for a in ("--set", o)]
+    subprocess.run([sys.executable, "-m", "toolsweep", "train", str(sweep), *args, "--out", str(out)],
+                   check=True, capture_output=True, text=True)
+    return _stage_figures(out, stage)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", default=str(ROOT / "configs" / "quickstart.yaml"))
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    common = ["data.validation_examples=8", "data.test_examples=8", "eval.validation_subset=4",
+              f"sft.max_steps={args.steps}", f"sft.eval_every={args.steps}",
+              f"dpo.max_steps={args.steps // 2}", f"dpo.eval_every={args.steps // 2}"]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        sweep = fixed_sweep(args.sweep, common + ["wandb.mode=disabled"], work)
+        figures: dict[str, list[float]] = {}
+        tokens: dict[str, float] = {}
+        for r in range(args.repeats):
+            for name, extra in SFT_VARIANTS.items():
+                t, s = run(sweep, ["dpo.enabled=false", *extra], work / f"{name}-{r}", "sft")
+                figures.setdefault(name, []).append(t / s)
+                tokens[name] = t
+            t, s = run(sweep, ["sft.enabled=false"], work / f"dpo-{r}", "dpo")
+            figures.setdefault("DPO (padded)", []).append(t / s)
+            tokens["DPO (padded)"] = t
+    base = statistics.median(figures["padded (default)"])
+    print(f"{Path(args.sweep).name}, SFT {args.steps} steps / DPO {args.steps // 2} steps, median of {args.repeats}")
+    print(f"{'variant':>18} {'tokens/s':>9} {'vs padded':>9} {'tokens per run':>14}")
+    for name, values in figures.items():
+        median = statistics.median(values)
+        ratio = f"{median / base:.2f}x" if not name.startswith("DPO") else ""
+        print(f"{name:>18} {median:>9.0f} {ratio:>9} {tokens[name]:>14.0f}")
+
+
+if __name__ == "__main__":
+    main()
