@@ -2,7 +2,8 @@
 ``storage.share_stages: true`` (the default) and once with every trial from scratch, side by side.
 
 Trial-seconds are the sum over trials of their wall time (each trial holds ``cpus_per_trial`` CPUs the
-whole time). Trials run one at a time so waiting on a shared stage never counts as work. The final
+whole time). Each sweep runs its trials one at a time, so waiting on a shared stage never counts as work,
+and the two sweeps run side by side, one core each, so load on the machine affects both alike. The final
 accuracies of the two runs must be identical, configuration by configuration. Target ratio: <= 0.45.
 
     python benchmarks/stage_sharing.py [--model builtin:tiny-tool-lm] [--sft-steps 240] [--dpo-steps 30]
@@ -19,6 +20,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -47,7 +49,10 @@ def _sweep(work: Path, name: str, share: bool, args: argparse.Namespace) -> Path
 
 
 def _run(sweep: Path) -> dict:
-    subprocess.run([sys.executable, "-m", "toolsweep", "run", str(sweep)], check=True, capture_output=True, text=True)
+    # The sweep alone, as `toolsweep run` runs it, without the analysis that follows (variants, report).
+    code = ("import sys; from toolsweep.config import load_sweep; from toolsweep.sweeps.driver import run_sweep; "
+            "run_sweep(load_sweep(sys.argv[1]), analyze=False)")
+    subprocess.run([sys.executable, "-c", code, str(sweep)], check=True, capture_output=True, text=True)
     summary = json.loads((sweep.parent / sweep.stem / "summary.json").read_text())
     for trial in summary["trials"]:  # every report the scheduler saw, for --table
         results = sweep.parent / sweep.stem / "tune"
@@ -86,11 +91,12 @@ def main() -> None:
     parser.add_argument("--eval-examples", type=int, default=48)
     parser.add_argument("--table", help="also write the from-scratch grid's reports here (JSON)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as pool:
         work = Path(tmp)
-        shared = _by_config(_run(_sweep(work, "shared", True, args)))
-        naive_summary = _run(_sweep(work, "naive", False, args))
-        naive = _by_config(naive_summary)
+        # Both sweeps at once, one trial at a time each, one core each: load on the machine hits both alike.
+        runs = [pool.submit(_run, _sweep(work, name, share, args)) for name, share in (("shared", True), ("naive", False))]
+        shared_summary, naive_summary = (run.result() for run in runs)
+        shared, naive = _by_config(shared_summary), _by_config(naive_summary)
     if args.table:
         Path(args.table).write_text(json.dumps(_table(naive_summary, args), indent=1))
     seconds_shared = sum(m["cost/wall_seconds"] for m in shared.values())
