@@ -47,7 +47,8 @@ def main(sweep_path: str, out: str) -> None:
     sft_args = SFTConfig(output_dir=f"{out}/sft", max_steps=sft.max_steps, per_device_train_batch_size=sft.batch_size,
                          learning_rate=sft.learning_rate, lr_scheduler_type=sft.lr_scheduler,
                          warmup_steps=int(sft.warmup_ratio * sft.max_steps), max_length=sft.max_length,
-                         assistant_only_loss=True, **common)
+                         assistant_only_loss=True, packing=sft.packing, padding_free=sft.packing,
+                         train_sampling_strategy="group_by_length" if sft.group_by_length else "random", **common)
     lora = LoraConfig(r=spec.lora.r, lora_alpha=spec.lora.alpha or 2 * spec.lora.r, lora_dropout=spec.lora.dropout,
                       target_modules=spec.lora.target_modules, task_type="CAUSAL_LM")
     trainer = SFTTrainer(model=model, args=sft_args, train_dataset=Dataset.from_list(rows, on_mixed_types="use_json"),
