@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from train_overhead import fixed_sweep
+from train_throughput import stage_figures
 
 DENSE_BF16_PEAK = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "A10G": 70e12, "L4": 121e12}
 SHAPES = {"qwen2.5-0.5b": {"hidden_size": 896, "num_hidden_layers": 24, "num_attention_heads": 14,
@@ -92,14 +93,6 @@ class GpuSampler(threading.Thread):
         self.join()
         utils = [u for u, _ in self.samples] or [0.0]
         return {"gpu_util_mean": statistics.mean(utils), "gpu_mem_peak_mib": max((m for _, m in self.samples), default=0)}
-
-
-def stage_figures(trial_dir: Path, stage: str) -> dict[str, float]:
-    """Trained tokens per second of one stage (validation time inside the stage left out)."""
-    record = json.loads(next(trial_dir.rglob(f"{stage}/stage.json")).read_text())
-    seconds = record["metrics"]["train_runtime"] - sum(h.get("val/seconds", 0.0) for h in record["history"])
-    return {"tokens": record["metrics"].get("num_input_tokens_seen", 0.0), "train_s": seconds,
-            "tokens_per_s": record["metrics"].get("num_input_tokens_seen", 0.0) / max(seconds, 1e-9)}
 
 
 def run_batch(sweep: Path, k: int, work: Path) -> dict[str, float]:

@@ -54,18 +54,16 @@ def _run(sweep: Path) -> dict:
             "run_sweep(load_sweep(sys.argv[1]), analyze=False)")
     subprocess.run([sys.executable, "-c", code, str(sweep)], check=True, capture_output=True, text=True)
     summary = json.loads((sweep.parent / sweep.stem / "summary.json").read_text())
+    results = sweep.parent / sweep.stem / "tune"
     for trial in summary["trials"]:  # every report the scheduler saw, for --table
-        results = sweep.parent / sweep.stem / "tune"
         path = next(results.glob(f"*_{trial['trial_id']}_*/result.json"))
         trial["reports"] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return summary
 
 
-def _same_outcome(a: dict, b: dict) -> bool:
-    """Every validation and test metric equal (timings aside): the cache must not change results."""
-    keys = {k for k in a if k.startswith(("val/", "test/")) and "seconds" not in k}
-    return keys == {k for k in b if k.startswith(("val/", "test/")) and "seconds" not in k} and all(
-        a[k] == b[k] for k in keys)
+def _outcome(metrics: dict) -> dict:
+    """Every validation and test metric, timings aside: what the stage cache must not change."""
+    return {k: v for k, v in metrics.items() if k.startswith(("val/", "test/")) and "seconds" not in k}
 
 
 def _table(summary: dict, args: argparse.Namespace) -> dict:
@@ -102,7 +100,7 @@ def main() -> None:
     seconds_shared = sum(m["cost/wall_seconds"] for m in shared.values())
     seconds_naive = sum(m["cost/wall_seconds"] for m in naive.values())
     computed = sum(1 for m in shared.values() if m.get("sft/cached") == 0.0)
-    identical = shared.keys() == naive.keys() and all(_same_outcome(shared[c], naive[c]) for c in naive)
+    identical = shared.keys() == naive.keys() and all(_outcome(shared[c]) == _outcome(naive[c]) for c in naive)
     print(f"{len(naive)} trials ({len(LEARNING_RATES)} SFT configs x {len(BETAS)} betas), model {args.model}, "
           f"SFT {args.sft_steps} steps, DPO {args.dpo_steps} steps")
     print(f"naive (every trial from scratch): {seconds_naive:8.1f} trial-seconds")

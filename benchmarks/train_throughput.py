@@ -31,10 +31,12 @@ from train_overhead import fixed_sweep
 SFT_VARIANTS = {"padded (default)": [], "group_by_length": ["sft.group_by_length=true"], "packing": ["sft.packing=true"]}
 
 
-def _stage_figures(out: Path, stage: str) -> tuple[float, float]:
-    record = json.loads((out / stage / "stage.json").read_text())
+def stage_figures(trial_dir: Path, stage: str) -> dict[str, float]:
+    """Trained (non-padding) tokens and training seconds of one stage, validation time left out."""
+    record = json.loads(next(trial_dir.rglob(f"{stage}/stage.json")).read_text())
     seconds = record["metrics"]["train_runtime"] - sum(h.get("val/seconds", 0.0) for h in record["history"])
-    return record["metrics"]["num_input_tokens_seen"], seconds
+    tokens = record["metrics"].get("num_input_tokens_seen", 0.0)
+    return {"tokens": tokens, "train_s": seconds, "tokens_per_s": tokens / max(seconds, 1e-9)}
 
 
 def run(sweep: Path, overrides: list[str], out: Path, stage: str) -> tuple[float, float]:
@@ -42,7 +44,8 @@ def run(sweep: Path, overrides: list[str], out: Path, stage: str) -> tuple[float
     args = [a for o in overrides for a in ("--set", o)]
     subprocess.run([sys.executable, "-m", "toolsweep", "train", str(sweep), *args, "--out", str(out)],
                    check=True, capture_output=True, text=True)
-    return _stage_figures(out, stage)
+    figures = stage_figures(out, stage)
+    return figures["tokens"], figures["train_s"]
 
 
 def main() -> None:
