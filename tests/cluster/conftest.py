@@ -67,7 +67,8 @@ def _descendants(root: int) -> list[int]:
 
 
 # The `ray` launcher of the interpreter running the tests, so an unactivated virtualenv works too.
-RAY_CLI = str(Path(sys.executable).with_name("ray")) if Path(sys.executable).with_name("ray").exists() else "ray"
+_VENV_RAY = Path(sys.executable).with_name("ray")
+RAY_CLI = str(_VENV_RAY) if _VENV_RAY.exists() else "ray"
 
 
 @dataclass

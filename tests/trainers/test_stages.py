@@ -124,13 +124,13 @@ def test_packed_examples_do_not_attend_to_each_other(tiny_model_dir: Path, examp
 @pytest.mark.parametrize("option", ["packing", "group_by_length"])
 def test_sft_batching_options_train(option: str, tiny_model_dir: Path, examples: list[dict], tmp_path: Path) -> None:
     stage = SFT.model_copy(update={option: True})
-    args = stages.sft_arguments(stage, _common(stage, tmp_path))
+    common = _common(stage, tmp_path)
+    args = stages.sft_arguments(stage, common)
     assert args["padding_free"] is (option == "packing")
     assert args["train_sampling_strategy"] == ("group_by_length" if option == "group_by_length" else "random")
     model, tokenizer = _load(tiny_model_dir)
     logs: list[dict] = []
-    result, _ = stages.run_sft(model, tokenizer, sft_dataset(examples), stage, tmp_path, _common(stage, tmp_path),
+    result, _ = stages.run_sft(model, tokenizer, sft_dataset(examples), stage, tmp_path, common,
                                peft_config(LORA), [MetricsCallback("sft", logs.append)])
     losses = [log["sft/loss"] for log in logs if "sft/loss" in log]
     assert result.steps == stage.max_steps and losses[-1] < losses[0]
-

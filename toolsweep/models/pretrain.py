@@ -62,9 +62,7 @@ def _collate(data: Encoded, idx: list[int], pad_id: int, prompt_weight: float,
         ids[row, :n] = torch.tensor(tokens)
         attn[row, :n] = 1
         weight[row, :n] = torch.tensor([1.0 if m else prompt_weight for m in mask])
-    if device != "cpu":
-        return ids.to(device, non_blocking=True), attn.to(device, non_blocking=True), weight.to(device)
-    return ids, attn, weight
+    return ids.to(device), attn.to(device), weight.to(device)  # no copy when already there (CPU)
 
 
 def _token_losses(model: Any, ids: Any, attn: Any) -> tuple[Any, Any]:
