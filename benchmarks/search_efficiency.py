@@ -155,7 +155,11 @@ def main() -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-    space, rows = load_table(Path(args.table), args.metric)
+    try:
+        space, rows = load_table(Path(args.table), args.metric)
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"{args.table}: not a table from `benchmarks/stage_sharing.py --table` with "
+                         f"val/{args.metric} and test/{args.metric} in every trial ({type(exc).__name__}: {exc})") from exc
     grid_budget = sum(r["cost"] for r in rows.values())
     best = max(rows.values(), key=lambda r: r["val"])
     target = best["test"] - 0.01
