@@ -80,6 +80,19 @@ def test_resume_continues_from_the_last_checkpoint(tiny_model_dir: Path, example
     assert 0 < len(losses) < SFT.max_steps  # only the steps after the checkpoint were trained
 
 
+def test_resume_skips_a_checkpoint_cut_off_mid_save(tiny_model_dir: Path, examples: list[dict], tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _sft(tiny_model_dir, examples, tmp_path / "sft", callbacks=[_CrashAt(9)])
+    # A node lost while saving step 9: the weights are written, the Trainer's state file (written last) is not.
+    partial = tmp_path / "sft" / "checkpoint-9"
+    partial.mkdir()
+    for name in ("adapter_model.safetensors", "adapter_config.json"):
+        (partial / name).write_bytes((tmp_path / "sft" / "checkpoint-6" / name).read_bytes())
+    result, _, _ = _sft(tiny_model_dir, examples, tmp_path / "sft")
+    assert result.resumed_from_step == 6
+    assert result.steps == SFT.max_steps
+
+
 def test_dpo_continues_the_sft_adapter_against_an_sft_reference(tiny_model_dir: Path, examples: list[dict], tmp_path: Path) -> None:
     from peft import PeftModel
 

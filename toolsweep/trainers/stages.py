@@ -9,6 +9,7 @@ resumes from the last one, continuing the step count. That is what lets a crashe
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +17,6 @@ from typing import Any
 
 from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 
 from toolsweep.config.schema import DPOStage, SFTStage
 from toolsweep.trainers.hardware import Precision
@@ -86,11 +86,27 @@ def stage_arguments(
     }
 
 
+def last_complete_checkpoint(stage_dir: Path) -> str | None:
+    """The newest checkpoint of ``stage_dir`` that the Trainer finished writing, or None.
+
+    The Trainer writes ``trainer_state.json`` last, and not atomically: a node lost while saving leaves a
+    newer ``checkpoint-N`` without it, from which resuming fails on every retry. Such a directory is
+    removed, so the retry resumes from the previous checkpoint and later rotation never counts it."""
+    if not stage_dir.is_dir():
+        return None
+    checkpoints = sorted((int(p.name.split("-")[1]), p) for p in stage_dir.glob("checkpoint-*") if p.name.split("-")[1].isdigit())
+    for _, checkpoint in reversed(checkpoints):
+        if (checkpoint / "trainer_state.json").is_file():
+            return str(checkpoint)
+        shutil.rmtree(checkpoint, ignore_errors=True)  # other ranks may be removing it too
+    return None
+
+
 def _train(trainer: Any, name: str, stage_dir: Path, tokenizer: PreTrainedTokenizerBase) -> tuple[StageResult, Any]:
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # raw log dicts; MetricsCallback reports them to our reporter
-    last = get_last_checkpoint(str(stage_dir)) if stage_dir.is_dir() else None
+    last = last_complete_checkpoint(stage_dir)
     resumed = int(Path(last).name.split("-")[-1]) if last else 0
     started = time.perf_counter()
     output = trainer.train(resume_from_checkpoint=last)
