@@ -113,7 +113,8 @@ def test_a_worker_node_killed_mid_sweep_loses_only_its_running_trial(loopback_cl
     _finish(driver, log, timeout=170)
 
     summary = json.loads((runs / "nodeloss" / "summary.json").read_text())
-    assert sorted(t["status"] for t in summary["trials"]) == ["completed"] * 4
+    failed = {t["trial_id"]: t["reason"] for t in summary["trials"] if t["status"] != "completed"}
+    assert len(summary["trials"]) == 4 and not failed, f"{failed}\n{log.read_text()[-4000:]}"
     per_node: dict[str, int] = {}
     for trial in summary["trials"]:
         for attempt in _attempts(trials / trial["trial_id"]):
