@@ -15,8 +15,8 @@ from toolsweep.evaluation import (
     render_calls,
     render_prompt,
 )
+from toolsweep.evaluation.ground_truth import calls_from_ground_truth
 from toolsweep.evaluation.parsing import ToolCall
-from toolsweep.evaluation.scoring import calls_from_ground_truth
 from toolsweep.evaluation.tasks import as_tasks
 from toolsweep.evaluation.testing import synthetic_examples
 

@@ -18,6 +18,11 @@ from toolsweep.evaluation.generation import (
     plan_batches,
     render_prompt,
 )
+from toolsweep.evaluation.ground_truth import (
+    calls_from_ground_truth,
+    ground_truth_from_example,
+    ground_truth_issues,
+)
 from toolsweep.evaluation.metrics import EvalMetrics, Metric, aggregate, failure_record, write_failures
 from toolsweep.evaluation.parsing import (
     ParsedOutput,
@@ -36,15 +41,7 @@ from toolsweep.evaluation.runner import (
     load_model,
     score_completions,
 )
-from toolsweep.evaluation.scoring import (
-    ERROR_KINDS,
-    ExampleResult,
-    calls_from_ground_truth,
-    ground_truth_from_example,
-    ground_truth_issues,
-    score_output,
-    standardize_string,
-)
+from toolsweep.evaluation.scoring import ERROR_KINDS, ExampleResult, score_output, standardize_string
 from toolsweep.evaluation.tasks import EvalTask, as_tasks
 
 __all__ = [

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolsweep.evaluation.scoring import GroundTruth, ground_truth_from_example
+from toolsweep.evaluation.ground_truth import ground_truth_from_example
+from toolsweep.evaluation.scoring import GroundTruth
 
 CONTRACT_CATEGORIES = ("simple", "multiple", "parallel", "irrelevance")
 
