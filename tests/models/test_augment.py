@@ -67,3 +67,24 @@ def test_copy_drills_answer_only_with_what_the_request_spells_out() -> None:
             kinds.add("echo")
             assert user.endswith(answer["content"])
     assert kinds == {"call", "echo"}
+
+
+def test_renamed_tools_keep_schema_and_calls_consistent() -> None:
+    from toolsweep.models.augment import rename_tools
+
+    other = {"type": "function", "function": {"name": "cancel", "description": "Cancel a booking.", "parameters": {
+        "type": "object", "properties": {"booking_id": {"type": "string"}}, "required": ["booking_id"]}}}
+    original = {**_example(), "tools": [TOOL, other]}
+    out = rename_tools(original, random.Random(0))
+    book, cancel = (t["function"] for t in out["tools"])
+    assert book["name"] not in ("book", "cancel") and cancel["name"] not in ("book", "cancel", book["name"])
+    assert book["description"] == "Book a table." and book["parameters"]["required"] == [next(iter(book["parameters"]["properties"]))]
+    assert list(book["parameters"]["properties"].values()) == list(TOOL["function"]["parameters"]["properties"].values())
+    assert set(book["parameters"]["properties"]).isdisjoint(TOOL["function"]["parameters"]["properties"])
+    for before, after in zip(_example()["messages"][1]["tool_calls"], out["messages"][1]["tool_calls"]):
+        assert after["function"]["name"] == book["name"]
+        assert set(after["function"]["arguments"]) <= set(book["parameters"]["properties"])
+        assert list(after["function"]["arguments"].values()) == list(before["function"]["arguments"].values())
+    assert out["messages"][0] == original["messages"][0]  # the request is untouched: only names change
+    assert original == {**_example(), "tools": [TOOL, other]}  # the input is not modified
+    assert rename_tools(original, random.Random(0)) == out

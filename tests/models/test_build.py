@@ -86,3 +86,18 @@ def test_a_time_limit_stops_after_the_next_evaluation_and_says_so(tmp_path: Path
 def test_config_rejects_an_unknown_device() -> None:
     with pytest.raises(ValueError, match="device"):
         BuildConfig(device="tpu")
+
+
+def test_rename_rate_renames_that_share_of_the_conversations_only() -> None:
+    from toolsweep.data import pretrain_tools
+    from toolsweep.models.build import generate_data
+
+    known = {t["function"]["name"] for t in pretrain_tools()}
+    plain, _, _ = generate_data(BuildConfig(**{**MICRO, "n_train": 200}))
+    renamed, _, _ = generate_data(BuildConfig(**{**MICRO, "n_train": 200, "rename_rate": 0.5}))
+    def is_renamed(ex: dict) -> bool:
+        return not {t["function"]["name"] for t in ex["tools"]} & known
+    assert not any(map(is_renamed, plain))
+    assert 0.35 < sum(map(is_renamed, renamed)) / len(renamed) < 0.65
+    # Renaming draws from its own random stream: the conversations themselves are the same.
+    assert [ex["messages"][0] for ex in renamed] == [ex["messages"][0] for ex in plain]

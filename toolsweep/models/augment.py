@@ -10,6 +10,13 @@ longer builds.
 
 Replaced: strings and integers that appear verbatim in the user text and are not enums, dates or
 times. A value used twice (parallel calls) gets the same replacement everywhere.
+
+Names get the same treatment (``rename_tools``): the shipped base memorised its 42 pretraining tool
+and parameter names, so on the target tools every name token the prompt spells out costs it 8-23 nats
+and SFT has to unlearn that. Measured on CPU (batch 16, lr 2e-3, 12 min): 1000 steps of continued
+pretraining from the shipped weights with every name renamed (and 30 % of values) took the training
+loss from 2.8 (mean of the first 250 steps) to 2.1, but the teacher-forced loss on the target tools
+went from 6.6 to ~4.5 within 250 steps and stayed there, so name copying needs a longer (GPU) build.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import copy
 import random
 import re
 
-__all__ = ["copy_drill", "pseudo_value", "randomise_values"]
+__all__ = ["copy_drill", "pseudo_value", "randomise_values", "rename_tools"]
 
 _ONSETS = ["b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "br", "st", "tr", "pl", "gr", "ch", "sh", "th"]
 _VOWELS = ["a", "e", "i", "o", "u", "a", "e", "i", "o", "ai", "ou", "ee"]
@@ -107,3 +114,43 @@ def copy_drill(tools: list[dict], rng: random.Random) -> dict:
     call = {"type": "function", "function": {"name": fn["name"], "arguments": args}}
     return {"tools": [tool], "messages": [{"role": "user", "content": f"Call {fn['name']} with {spelled}."},
                                           {"role": "assistant", "content": "", "tool_calls": [call]}]}
+
+
+def _identifier(rng: random.Random) -> str:
+    return "_".join(_word(rng) for _ in range(rng.randint(1, 3)))
+
+
+def rename_tools(example: dict, rng: random.Random) -> dict:
+    """A copy of ``example`` whose tool and parameter names are random identifiers (schema and calls alike).
+
+    Descriptions stay, so the right tool is still the one whose description fits the request; its
+    name and its parameters' names can then only be copied from the tool list in the prompt.
+    Parameter names are unique within a tool; tool names within the example.
+    """
+    example = copy.deepcopy(example)
+    names: dict[str, str] = {}
+    params: dict[str, dict[str, str]] = {}
+    for tool in example["tools"]:
+        fn = tool["function"]
+        new = _identifier(rng)
+        while new in names.values():
+            new = _identifier(rng)
+        names[fn["name"]] = new
+        schema = fn["parameters"]
+        mapping: dict[str, str] = {}
+        for key in schema.get("properties", {}):
+            fresh = _identifier(rng)
+            while fresh in mapping.values():
+                fresh = _identifier(rng)
+            mapping[key] = fresh
+        schema["properties"] = {mapping[k]: v for k, v in schema.get("properties", {}).items()}
+        if "required" in schema:
+            schema["required"] = [mapping[k] for k in schema["required"]]
+        fn["name"] = new
+        params[new] = mapping
+    for message in example["messages"]:
+        for call in message.get("tool_calls") or []:
+            fn = call["function"]
+            fn["name"] = names[fn["name"]]
+            fn["arguments"] = {params[fn["name"]][k]: v for k, v in fn["arguments"].items()}
+    return example

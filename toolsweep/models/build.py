@@ -67,6 +67,9 @@ class BuildConfig:
     """Longer conversations are dropped (not truncated: truncation would cut the assistant turn)."""
     random_value_rate: float = 0.0
     """Fraction of training conversations whose copyable values are made random (see ``augment``)."""
+    rename_rate: float = 0.0
+    """Fraction of training conversations whose tool and parameter names are random (``augment.rename_tools``),
+    so names must be copied from the tool list rather than recalled."""
     prompt_loss_weight: float = 0.0
     """Loss weight of non-assistant tokens relative to assistant tokens (0: assistant-only loss).
 
@@ -108,12 +111,15 @@ def generate_data(cfg: BuildConfig) -> tuple[list[dict], list[dict], str]:
     Returns (train, val, the split ``val`` was drawn from).
     """
     from toolsweep.data import generate_examples, pretrain_tools
-    from toolsweep.models.augment import copy_drill, randomise_values
+    from toolsweep.models.augment import copy_drill, randomise_values, rename_tools
 
     tools = pretrain_tools()
     rng = random.Random(f"{cfg.seed}|random-values")
     train = [randomise_values(ex, rng) if rng.random() < cfg.random_value_rate else ex
              for ex in generate_examples(tools, "train", cfg.n_train, seed=cfg.seed)]
+    if cfg.rename_rate:  # drawn from its own stream, so builds without renaming keep their data
+        names = random.Random(f"{cfg.seed}|rename")
+        train = [rename_tools(ex, names) if names.random() < cfg.rename_rate else ex for ex in train]
     train += [copy_drill(tools, rng) for _ in range(int(cfg.copy_drill_rate * cfg.n_train))]
     rng.shuffle(train)
     if cfg.drill_steps:
