@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import random
 import re
+from collections.abc import Iterable
 
 __all__ = ["copy_drill", "pseudo_value", "randomise_values", "rename_tools"]
 
@@ -130,8 +131,12 @@ def copy_drill(tools: list[dict], rng: random.Random) -> dict:
                                           {"role": "assistant", "content": "", "tool_calls": [call]}]}
 
 
-def _identifier(rng: random.Random) -> str:
-    return "_".join(_word(rng) for _ in range(rng.randint(1, 3)))
+def _identifier(rng: random.Random, taken: Iterable[str]) -> str:
+    """A random snake_case identifier of 1-3 pseudo-words, not among ``taken``."""
+    taken = set(taken)
+    while (name := "_".join(_word(rng) for _ in range(rng.randint(1, 3)))) in taken:
+        pass
+    return name
 
 
 def rename_tools(example: dict, rng: random.Random) -> dict:
@@ -146,17 +151,12 @@ def rename_tools(example: dict, rng: random.Random) -> dict:
     params: dict[str, dict[str, str]] = {}
     for tool in example["tools"]:
         fn = tool["function"]
-        new = _identifier(rng)
-        while new in names.values():
-            new = _identifier(rng)
+        new = _identifier(rng, names.values())
         names[fn["name"]] = new
         schema = fn["parameters"]
         mapping: dict[str, str] = {}
         for key in schema.get("properties", {}):
-            fresh = _identifier(rng)
-            while fresh in mapping.values():
-                fresh = _identifier(rng)
-            mapping[key] = fresh
+            mapping[key] = _identifier(rng, mapping.values())
         schema["properties"] = {mapping[k]: v for k, v in schema.get("properties", {}).items()}
         if "required" in schema:
             schema["required"] = [mapping[k] for k in schema["required"]]

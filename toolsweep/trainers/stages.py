@@ -94,8 +94,8 @@ def last_complete_checkpoint(stage_dir: Path) -> str | None:
     removed, so the retry resumes from the previous checkpoint and later rotation never counts it."""
     if not stage_dir.is_dir():
         return None
-    checkpoints = sorted((int(p.name.split("-")[1]), p) for p in stage_dir.glob("checkpoint-*") if p.name.split("-")[1].isdigit())
-    for _, checkpoint in reversed(checkpoints):
+    numbered = [p for p in stage_dir.glob("checkpoint-*") if p.name.removeprefix("checkpoint-").isdigit()]
+    for checkpoint in sorted(numbered, key=lambda p: int(p.name.removeprefix("checkpoint-")), reverse=True):
         if (checkpoint / "trainer_state.json").is_file():
             return str(checkpoint)
         shutil.rmtree(checkpoint, ignore_errors=True)  # other ranks may be removing it too
