@@ -12,15 +12,15 @@ Replaced: strings and integers that appear verbatim in the user text and are not
 times. A value used twice (parallel calls) gets the same replacement everywhere.
 
 Names get the same treatment (``rename_tools``): the shipped base memorised its 42 pretraining tool
-and parameter names, so on the target tools every name token the prompt spells out costs it 8-23 nats
+and parameter names, so on the target tools most name tokens the prompt spells out cost it 8-23 nats,
 and SFT has to unlearn that. Measured on CPU (batch 16, lr 2e-3, 12 min): 1000 steps of continued
 pretraining from the shipped weights with every name renamed (and 30 % of values) took the training
 loss from 2.8 (mean of the first 250 steps) to 2.1, but the teacher-forced loss on the target tools
 went from 6.6 to ~4.5 within 250 steps and stayed there, so name copying needs a longer (GPU) build.
 
-After a full fine-tune on the target tools (500 steps), names and JSON cost ~0 nats but every copied
-value costs 5-17 nats per token: copying values is the one missing skill. Continued pretraining of the
-shipped weights on conversations whose values are all random plus 0.5 copy drills per conversation
+After a full fine-tune on the target tools (500 steps), names and JSON cost ~0 nats but the words of a
+copied value cost 5-17 nats per token (date digits 0-3): copying values is the one missing skill.
+Continued pretraining of the shipped weights on conversations whose values are all random plus 0.5 copy drills per conversation
 (1500 steps, lr 2e-3, 11 min on CPU) raised held-out teacher-forced exact from 0 to 2.7 %; even in
 "Repeat exactly: Britrefil 962" drills the letters still cost 4-6 nats per token (digits < 2): no
 induction-style copying has formed at this budget.
