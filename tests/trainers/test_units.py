@@ -73,3 +73,17 @@ def test_deepspeed_defaults_leave_sizes_to_the_trainer() -> None:
         config = deepspeed_config(name)
         assert config["zero_optimization"]["stage"] == stage
         assert config["train_micro_batch_size_per_gpu"] == "auto"
+
+
+def test_last_complete_checkpoint_orders_by_step_and_drops_cut_off_ones(tmp_path) -> None:
+    from toolsweep.trainers.checkpoints import last_complete_checkpoint
+
+    assert last_complete_checkpoint(tmp_path / "missing") is None
+    for step, complete in ((2, True), (10, True), (12, False)):
+        checkpoint = tmp_path / f"checkpoint-{step}"
+        checkpoint.mkdir()
+        if complete:
+            (checkpoint / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-best").mkdir()  # not a numbered checkpoint: neither chosen nor removed
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")  # 10 > 2 although "10" < "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-10", "checkpoint-2", "checkpoint-best"]

@@ -22,11 +22,11 @@ from pathlib import Path
 from toolsweep.cluster.storage import RunStorage
 from toolsweep.config.schema import SweepSpec
 from toolsweep.sweeps.stage_cache import sft_key, stage_lock
+from toolsweep.trainers.checkpoints import STAGE_FILE, TRAINER_STATE_FILE, drop_incomplete_checkpoints
 
 __all__ = ["TrialWorkspace", "mirror_trial_records", "publish_run_files", "shared_sft_stage"]
 
-STAGE_FILE = "stage.json"  # toolsweep.trainers.stages.STAGE_FILE, repeated to keep torch out of this import
-_WRITTEN_LAST = ("trainer_state.json", STAGE_FILE, "result.json")
+_WRITTEN_LAST = (TRAINER_STATE_FILE, STAGE_FILE, "result.json")
 _IMMUTABLE = ("sft/checkpoint-", "dpo/checkpoint-", "sft/final/", "dpo/final/")
 
 
@@ -53,9 +53,9 @@ class TrialWorkspace:
             return False
         shutil.rmtree(self.local_dir, ignore_errors=True)
         self.storage.download(self.rel, self.local_dir)
-        for checkpoint in self.local_dir.glob("*/checkpoint-*"):
-            if not (checkpoint / "trainer_state.json").is_file():
-                shutil.rmtree(checkpoint)
+        for stage_dir in self.local_dir.iterdir():
+            if stage_dir.is_dir():
+                drop_incomplete_checkpoints(stage_dir)
         return True
 
     def push(self) -> None:

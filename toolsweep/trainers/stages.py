@@ -9,7 +9,6 @@ resumes from the last one, continuing the step count. That is what lets a crashe
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,11 +18,11 @@ from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 
 from toolsweep.config.schema import DPOStage, SFTStage
+from toolsweep.trainers.checkpoints import STAGE_FILE, last_complete_checkpoint
 from toolsweep.trainers.hardware import Precision
 
 __all__ = ["StageResult", "completed_stage", "dpo_arguments", "run_dpo", "run_sft", "sft_arguments", "stage_arguments"]
 
-STAGE_FILE = "stage.json"
 
 
 @dataclass
@@ -84,22 +83,6 @@ def stage_arguments(
         "dataloader_num_workers": 0,
         **precision.training_kwargs(),
     }
-
-
-def last_complete_checkpoint(stage_dir: Path) -> str | None:
-    """The newest checkpoint of ``stage_dir`` that the Trainer finished writing, or None.
-
-    The Trainer writes ``trainer_state.json`` last, and not atomically: a node lost while saving leaves a
-    newer ``checkpoint-N`` without it, from which resuming fails on every retry. Such a directory is
-    removed, so the retry resumes from the previous checkpoint and later rotation never counts it."""
-    if not stage_dir.is_dir():
-        return None
-    numbered = [p for p in stage_dir.glob("checkpoint-*") if p.name.removeprefix("checkpoint-").isdigit()]
-    for checkpoint in sorted(numbered, key=lambda p: int(p.name.removeprefix("checkpoint-")), reverse=True):
-        if (checkpoint / "trainer_state.json").is_file():
-            return str(checkpoint)
-        shutil.rmtree(checkpoint, ignore_errors=True)  # other ranks may be removing it too
-    return None
 
 
 def _train(trainer: Any, name: str, stage_dir: Path, tokenizer: PreTrainedTokenizerBase) -> tuple[StageResult, Any]:
