@@ -34,6 +34,15 @@ of the rows still drills) erased it (drill loss 0.83 -> 3.2) without teaching va
 yet the conversations still do not use them: held-out exact 0.7 %, and a value's first token costs
 5-10 nats (finding where the value starts is the unsolved part). A next build needs a bridge between
 raw-token drills and values inside conversations, and a GPU-sized budget.
+
+With a GPU-sized budget copying does form. A build on an H100 (6500 steps of 32, lr 2e-3,
+``random_value_rate=0.5``, ``copy_drill_rate=0.2``, 40000 conversations, so ~5 epochs) scored, greedy, on
+100 unseen conversations of its pretraining catalogue: 94 % exact with the generator's values, **75 %**
+with random values (the shipped base: 12 % and 8 %), so it copies values it never saw. It does not
+generalise beyond what it saw: 18 % on held-out phrasings (tool selection 39 %), 12 % with renamed tools,
+and on the target tools 7 % exact and 68 % well-formed. 600 CPU steps of ``rename_rate=1.0`` from it
+(lr 1e-3) did not teach name copying (12 -> 13 % on renamed tools) and cost value copying (75 -> 33 %).
+The limit is now generalisation to new phrasings and names, which needs far more varied pretraining text.
 """
 
 from __future__ import annotations
