@@ -5,6 +5,9 @@ Why these options: a tool-calling prompt carries the tool schemas (hundreds of t
 tens, and example lengths vary a lot with the number of offered tools, so a padded batch spends much of
 its compute on padding. Length grouping cuts the padding; packing (TRL's BFD, padding-free) removes it.
 
+Precision: the variants run in fp32; on a CPU with native bf16 (AVX512-BF16 or AMX), where
+``resources.precision: auto`` now picks bf16, the length-grouped SFT and the DPO runs are repeated in bf16.
+
 Each variant is a real ``toolsweep train`` run of the quickstart at its default candidates (SFT only, or
 DPO only for the DPO line), in a fresh process. Tokens/s = non-padding tokens trained
 (``num_input_tokens_seen``) / training seconds, validation time left out. Variants are interleaved and
@@ -28,7 +31,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from train_overhead import fixed_sweep
 
-SFT_VARIANTS = {"padded (default)": [], "group_by_length": ["sft.group_by_length=true"], "packing": ["sft.packing=true"]}
+from toolsweep.trainers.hardware import cpu_has_native_bf16
+
+FP32 = ["resources.precision=fp32"]
+BF16 = ["resources.precision=bf16"]
+SFT_VARIANTS = {"padded": FP32, "group_by_length": ["sft.group_by_length=true", *FP32], "packing": ["sft.packing=true", *FP32]}
 
 
 def stage_figures(trial_dir: Path, stage: str) -> dict[str, float]:
@@ -62,21 +69,28 @@ def main() -> None:
         sweep = fixed_sweep(args.sweep, common + ["wandb.mode=disabled"], work)
         figures: dict[str, list[float]] = {}
         tokens: dict[str, float] = {}
+        sft_variants = dict(SFT_VARIANTS)
+        dpo_variants = {"DPO (padded)": FP32}
+        if cpu_has_native_bf16():
+            sft_variants["group_by_length bf16"] = ["sft.group_by_length=true", *BF16]
+            dpo_variants["DPO bf16"] = BF16
         for r in range(args.repeats):
-            for name, extra in SFT_VARIANTS.items():
+            for name, extra in sft_variants.items():
                 t, s = run(sweep, ["dpo.enabled=false", *extra], work / f"{name}-{r}", "sft")
                 figures.setdefault(name, []).append(t / s)
                 tokens[name] = t
-            t, s = run(sweep, ["sft.enabled=false"], work / f"dpo-{r}", "dpo")
-            figures.setdefault("DPO (padded)", []).append(t / s)
-            tokens["DPO (padded)"] = t
-    base = statistics.median(figures["padded (default)"])
+            for name, extra in dpo_variants.items():
+                t, s = run(sweep, ["sft.enabled=false", *extra], work / f"{name}-{r}", "dpo")
+                figures.setdefault(name, []).append(t / s)
+                tokens[name] = t
+    base = statistics.median(figures["padded"])
     print(f"{Path(args.sweep).name}, SFT {args.steps} steps / DPO {args.steps // 2} steps, median of {args.repeats}")
-    print(f"{'variant':>18} {'tokens/s':>9} {'vs padded':>9} {'tokens per run':>14}")
+    print(f"{'variant':>20} {'tokens/s':>9} {'vs padded fp32':>14} {'tokens per run':>14}")
     for name, values in figures.items():
         median = statistics.median(values)
-        ratio = f"{median / base:.2f}x" if not name.startswith("DPO") else ""
-        print(f"{name:>18} {median:>9.0f} {ratio:>9} {tokens[name]:>14.0f}")
+        reference = statistics.median(figures["DPO (padded)"]) if name.startswith("DPO") else base
+        ratio = f"{median / reference:.2f}x"
+        print(f"{name:>20} {median:>9.0f} {ratio:>14} {tokens[name]:>14.0f}")
 
 
 if __name__ == "__main__":

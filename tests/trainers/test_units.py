@@ -14,9 +14,14 @@ from toolsweep.trainers.hardware import choose_precision
 from toolsweep.trainers.lora import check_target_modules, linear_module_names, peft_config
 
 
-def test_cpu_gets_fp32_without_checkpointing() -> None:
-    precision = choose_precision("auto")
-    assert (precision.bf16, precision.fp16, precision.gradient_checkpointing, precision.use_cpu) == (False, False, False, True)
+@pytest.mark.parametrize("native_bf16", [False, True])
+def test_cpu_gets_bf16_only_where_native_and_never_checkpointing(monkeypatch, native_bf16: bool) -> None:
+    from toolsweep.trainers import hardware
+
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: native_bf16)
+    precision = choose_precision("auto", num_parameters=10**10)
+    assert (precision.bf16, precision.fp16, precision.gradient_checkpointing, precision.use_cpu) == (native_bf16, False, False, True)
+    assert choose_precision("fp32").bf16 is False
     with pytest.raises(UserError, match="fp16 needs a CUDA GPU"):
         choose_precision("fp16")
 
