@@ -208,7 +208,7 @@ def save(model: Any, tokenizer: Any, out_dir: str | Path, info: dict[str, Any], 
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id, do_sample=False, max_new_tokens=256,
     )
-    model.save_pretrained(out)  # config.json says float32: loads as fp32 (bf16 math is slow on CPU)
+    model.save_pretrained(out)  # config.json says float32: loads as fp32 (bf16 is emulated, and slow, on CPUs without native bf16)
     if save_dtype == "bfloat16":  # halve the shipped file; only the stored tensors change
         from safetensors.torch import load_file, save_file
 

@@ -5,8 +5,7 @@ memory that a small model does not need, so it is kept for models large enough t
 bf16 is chosen where the hardware computes it natively: GPUs that support it (fp16 on older ones), and
 CPUs with AVX512-BF16 or AMX. There it is faster: on this project's 2-core AVX512-BF16 CPU, bf16 trained
 the built-in model at 1.5x the tokens/s of fp32 in SFT and in DPO (``benchmarks/train_throughput.py``), for
-about 0.5-1 GB more peak memory per trial. A CPU without them emulates bf16, far slower than fp32, so it
-gets fp32.
+about 0.5-1 GB more peak memory per trial. A CPU without them emulates bf16 products, so it gets fp32.
 """
 
 from __future__ import annotations
