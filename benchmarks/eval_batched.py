@@ -6,6 +6,7 @@ tokens per second. Usage::
 
     python benchmarks/eval_batched.py                      # built-in model if present, 64 examples
     python benchmarks/eval_batched.py --model PATH --n 128 --max-new-tokens 64
+    python benchmarks/eval_batched.py --dtype bfloat16    # as trials evaluate on a CPU with native bf16
     python benchmarks/eval_batched.py --smoke-test
 """
 
@@ -28,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=None, help="cap on the batch size (default: budget only)")
     parser.add_argument("--token-budget", type=int, default=32_768, help="batch * (prompt + new tokens) bound")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                        help="weights and compute dtype of both paths (trials on a CPU with native bf16 evaluate in bfloat16)")
     parser.add_argument("--smoke-test", action="store_true", help="8 examples, 8 new tokens")
     return parser.parse_args(argv)
 
@@ -44,13 +47,13 @@ def load_examples(n: int) -> tuple[list[dict[str, Any]], str]:
         return synthetic_examples(n), "synthetic examples"
 
 
-def load_model(path: str | None, examples: list[dict[str, Any]]) -> tuple[Any, Any, str]:
+def load_model(path: str | None, examples: list[dict[str, Any]], dtype: str = "float32") -> tuple[Any, Any, str]:
     from toolsweep.evaluation.runner import load_model as load
 
     if path is None and BUILTIN.is_dir():
         path = str(BUILTIN)
     if path is not None:
-        model, tokenizer = load(path, dtype="float32")
+        model, tokenizer = load(path, dtype=dtype)
         return model, tokenizer, path
     import json
 
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     examples, source = load_examples(args.n)
-    model, tokenizer, model_name = load_model(args.model, examples)
+    model, tokenizer, model_name = load_model(args.model, examples, args.dtype)
     tasks = as_tasks(examples)
     prompts = [render_prompt(tokenizer, t.messages, t.tools) for t in tasks]
     lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
