@@ -22,6 +22,10 @@ def _runtime_env() -> dict[str, Any]:
     # Per-example progress bars from every worker drown the trial table; metrics are reported instead.
     env.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     env.setdefault("TQDM_DISABLE", "1")
+    # Ray Train's workers re-route print() to its logger even while a library has swapped sys.stdout to
+    # capture output: dill (hashing TRL's tokenize function for datasets) captures a bytecode listing that
+    # way, and every DPO stage of a multi-worker trial printed hundreds of its lines. Plain stdout is kept.
+    env.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     return {"env_vars": env}
 
 
