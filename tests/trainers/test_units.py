@@ -10,7 +10,7 @@ from toolsweep.errors import TrialFailure, UserError
 from toolsweep.trainers.callbacks import MetricsCallback
 from toolsweep.trainers.deepspeed import deepspeed_config
 from toolsweep.trainers.failures import NonFiniteLossError, classify_failure
-from toolsweep.trainers.hardware import choose_precision
+from toolsweep.trainers.hardware import Precision, choose_kernels, choose_precision
 from toolsweep.trainers.lora import check_target_modules, linear_module_names, peft_config
 
 
@@ -24,6 +24,34 @@ def test_cpu_gets_bf16_only_where_native_and_never_checkpointing(monkeypatch, na
     assert choose_precision("fp32").bf16 is False
     with pytest.raises(UserError, match="fp16 needs a CUDA GPU"):
         choose_precision("fp16")
+
+
+@pytest.mark.parametrize(("cuda", "installed", "expected"), [(False, True, False), (True, False, False), (True, True, True)])
+def test_auto_kernels_use_liger_only_on_cuda_with_it_installed(monkeypatch, cuda: bool, installed: bool, expected: bool) -> None:
+    from toolsweep.trainers import hardware
+
+    monkeypatch.setattr(hardware.torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(hardware, "liger_available", lambda: installed)
+    precision = Precision(bf16=cuda, fp16=False, gradient_checkpointing=False, use_cpu=not cuda)
+    chosen = choose_kernels(precision, "auto")
+    assert chosen.liger_kernel is expected
+    assert chosen.training_kwargs()["use_liger_kernel"] is expected
+    assert choose_kernels(precision, "none").liger_kernel is False
+
+
+def test_requested_liger_says_what_is_missing(monkeypatch) -> None:
+    from toolsweep.trainers import hardware
+
+    cpu = Precision(bf16=False, fp16=False, gradient_checkpointing=False, use_cpu=True)
+    gpu = Precision(bf16=True, fp16=False, gradient_checkpointing=False, use_cpu=False)
+    with pytest.raises(UserError, match="resources.kernels: liger needs a CUDA GPU"):
+        choose_kernels(cpu, "liger")
+    monkeypatch.setattr(hardware.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(hardware, "liger_available", lambda: False)
+    with pytest.raises(UserError, match="pip install liger-kernel"):
+        choose_kernels(gpu, "liger")
+    monkeypatch.setattr(hardware, "liger_available", lambda: True)
+    assert choose_kernels(gpu, "liger").liger_kernel is True
 
 
 def test_missing_target_module_lists_the_existing_ones(tiny_model_dir) -> None:

@@ -213,6 +213,10 @@ class ResourcesConfig(_Section):
         "auto", description="auto: bf16 on GPUs that support it (else fp16), and on CPUs with native bf16 "
         "(AVX512-BF16 or AMX; 1.5x training tokens/s, ~0.5-1 GB more memory per trial); fp32 on other CPUs."
     )
+    kernels: Literal["auto", "liger", "none"] = Field(
+        "auto", description="Fused training kernels. auto: Liger's Triton kernels (RMSNorm, RoPE, SwiGLU) on "
+        "CUDA GPUs when liger-kernel is installed, none elsewhere; liger: require them; none: plain PyTorch."
+    )
 
     @field_validator("deepspeed")
     @classmethod

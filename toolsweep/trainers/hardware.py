@@ -6,17 +6,23 @@ bf16 is chosen where the hardware computes it natively: GPUs that support it (fp
 CPUs with AVX512-BF16 or AMX. There it is faster: on this project's 2-core AVX512-BF16 CPU, bf16 trained
 the built-in model at 1.5x the tokens/s of fp32 in SFT and in DPO (``benchmarks/train_throughput.py``), for
 about 0.5-1 GB more peak memory per trial. A CPU without them emulates bf16 products, so it gets fp32.
+
+Fused kernels are chosen the same way: Liger's Triton kernels (RMSNorm, RoPE, SwiGLU) need a CUDA GPU and
+the ``liger-kernel`` package, so ``auto`` uses them exactly when both are there. TRL now points to the Hub
+kernels (``use_kernels``) instead, but those are fetched from the Hub when the model loads, which a
+cluster without internet cannot do; Liger is an ordinary pip install.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib.util
+from dataclasses import dataclass, replace
 
 import torch
 
 from toolsweep.errors import UserError
 
-__all__ = ["Precision", "choose_precision", "cpu_has_native_bf16"]
+__all__ = ["Precision", "choose_kernels", "choose_precision", "cpu_has_native_bf16", "liger_available"]
 
 # Above this many parameters activations start to dominate GPU memory for our sequence lengths.
 _CHECKPOINTING_PARAMS = 1_000_000_000
@@ -30,6 +36,7 @@ class Precision:
     fp16: bool
     gradient_checkpointing: bool
     use_cpu: bool
+    liger_kernel: bool = False
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -41,6 +48,7 @@ class Precision:
             "fp16": self.fp16,
             "activation_checkpointing": self.gradient_checkpointing,
             "use_cpu": self.use_cpu,
+            "use_liger_kernel": self.liger_kernel,
         }
 
 
@@ -69,3 +77,27 @@ def choose_precision(requested: str = "auto", num_parameters: int = 0) -> Precis
     if requested == "bf16" and cuda and not torch.cuda.is_bf16_supported():
         raise UserError("resources.precision: this GPU has no bf16 support; use 'auto' (fp16) or 'fp32'")
     return Precision(bf16=requested == "bf16", fp16=requested == "fp16", gradient_checkpointing=big and cuda, use_cpu=not cuda)
+
+
+def liger_available() -> bool:
+    """True when ``liger_kernel`` is installed (checked without importing it: it imports triton)."""
+    return importlib.util.find_spec("liger_kernel") is not None
+
+
+def choose_kernels(precision: Precision, requested: str = "auto") -> Precision:
+    """``precision`` with Liger's fused kernels switched on where ``requested`` and the hardware allow.
+
+    ``auto`` → on for a CUDA run with ``liger-kernel`` installed, off otherwise; ``liger`` → on, or an
+    error saying what is missing; ``none`` → off."""
+    cuda = not precision.use_cpu and torch.cuda.is_available()
+    if requested == "none":
+        return replace(precision, liger_kernel=False)
+    if requested == "auto":
+        return replace(precision, liger_kernel=cuda and liger_available())
+    if not cuda:
+        raise UserError("resources.kernels: liger needs a CUDA GPU (its kernels are Triton); "
+                        "use 'auto' or 'none' on the CPU")
+    if not liger_available():
+        raise UserError("resources.kernels: liger is not installed; `pip install liger-kernel` "
+                        "(or `pip install 'toolsweep[gpu]'`), or set kernels: auto")
+    return replace(precision, liger_kernel=True)

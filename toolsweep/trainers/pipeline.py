@@ -26,7 +26,7 @@ from toolsweep.trainers.callbacks import MetricsCallback, Reporter, ValidationCa
 from toolsweep.trainers.datasets import preference_dataset, sft_dataset
 from toolsweep.trainers.deepspeed import deepspeed_config
 from toolsweep.trainers.failures import classify_failure
-from toolsweep.trainers.hardware import Precision, choose_precision
+from toolsweep.trainers.hardware import Precision, choose_kernels, choose_precision
 from toolsweep.trainers.loading import configure_hub_access, load_base, load_tokenizer
 from toolsweep.trainers.lora import check_target_modules, peft_config
 
@@ -120,7 +120,7 @@ def run_pipeline(
     data = prepare_data(spec)
     tokenizer = load_tokenizer(spec.model)
     base = load_base(spec.model, "auto")
-    precision = choose_precision(spec.resources.precision, base.num_parameters())
+    precision = choose_kernels(choose_precision(spec.resources.precision, base.num_parameters()), spec.resources.kernels)
     if precision.torch_dtype != base.dtype:
         base = base.to(precision.torch_dtype)
     if spec.lora.enabled:
