@@ -47,6 +47,16 @@ def test_overrides_set_values_and_expressions(tmp_path: Path) -> None:
     assert sweep.spec.data.sources["simple"].weight == 2.0
 
 
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path: Path) -> None:
+    # YAML 1.1 (PyYAML) reads 2e-3 as a string; users and YAML 1.2 mean a float, in the file and in --set.
+    path = _write(tmp_path, "sft:\n  learning_rate: {loguniform: [3e-4, 3e-3]}\ndpo:\n  learning_rate: 5E-5\n")
+    sweep = load_sweep(path)
+    assert sweep.space["sft.learning_rate"] == LogUniform(3e-4, 3e-3)
+    assert sweep.spec.dpo.learning_rate == 5e-5
+    assert load_sweep(path, ["sft.learning_rate=2e-3"]).spec.sft.learning_rate == 2e-3
+    assert load_sweep(path, ["name='1e3'"]).spec.name == "1e3"  # quoted, it stays text
+
+
 @pytest.mark.parametrize(
     ("override", "field"),
     [("dpo.betta=0.3", "dpo.betta"), ("dpo.beta=-1", "dpo.beta"), ("lora.r=abc", "lora.r")],

@@ -11,6 +11,7 @@ Line numbers come from PyYAML's node marks, so every problem names ``file:line: 
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,20 @@ __all__ = ["Sweep", "load_sweep", "parse_overrides"]
 
 Loc = tuple[Any, ...]
 _STAGE_SECTIONS = ("sft", "dpo", "lora")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``2e-3`` as the float everyone means by it.
+
+    PyYAML implements YAML 1.1, whose floats need a dot (``2.0e-3``); ``2e-3`` would reach the typed
+    config as a string and fail with "Input should be a valid number". YAML 1.2 and JSON read it as a
+    number, and learning rates are written that way, in sweep files and in ``--set``.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,7 @@ def parse_overrides(overrides: list[str]) -> list[tuple[Loc, Any]]:
         if not sep or not key.strip():
             raise SweepFileError([Problem("--set", item, "expected KEY=VALUE, e.g. dpo.beta=0.2")])
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = yaml.load(raw, Loader=_Loader) if raw.strip() else ""
         except yaml.YAMLError as exc:
             raise SweepFileError([Problem("--set", key, f"value is not valid YAML: {exc}")]) from None
         parsed.append((_split(key.strip()), value))
@@ -181,8 +196,8 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
     except OSError as exc:
         raise SweepFileError([Problem(file, "", f"cannot read the sweep file: {exc.strerror or exc}")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
