@@ -60,6 +60,25 @@ def test_batched_equals_one_at_a_time(tiny_lm, prompts, separate_prefill):
     assert all(batched.texts)
 
 
+def test_separate_prefill_builds_a_static_cache_without_deprecated_names(tiny_lm, prompts):
+    # The fast path must really run: a renamed cache field in transformers would silently fall back to
+    # the padded prompt pass (5.24 renamed past_key_values to cache and warns on the old name).
+    import warnings
+
+    import torch
+    from transformers import StaticCache
+
+    from toolsweep.evaluation.generation import _prefilled_cache
+
+    model, tok = tiny_lm
+    rows = [tok(p)["input_ids"] for p in prompts[:3]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        with torch.inference_mode():
+            assert isinstance(_prefilled_cache(model, rows, torch.device("cpu"), MAX_NEW), StaticCache)
+        generate_completions(model, tok, prompts[:3], max_new_tokens=2)
+
+
 def test_left_padding_matches_plain_generate(tiny_lm, prompts):
     import torch
 

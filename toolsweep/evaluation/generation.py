@@ -39,6 +39,17 @@ DEFAULT_MAX_NEW_TOKENS = 256
 DEFAULT_MAX_PADDING: float | None = None
 
 
+def _cache_name() -> str:
+    """The name transformers gives the KV cache in ``generate`` kwargs and model outputs.
+
+    5.24 renamed ``past_key_values`` to ``cache``; the old name still works there but warns twice per
+    batch, in every trial's log. Both versions are in the supported range."""
+    import transformers
+    from packaging.version import Version
+
+    return "cache" if Version(transformers.__version__) >= Version("5.24") else "past_key_values"
+
+
 @dataclass
 class GenerationOutput:
     """Completions in input order, plus what the benchmark and reports need."""
@@ -152,7 +163,7 @@ def _prefilled_cache(model: Any, rows: list[list[int]], device: Any, max_new_tok
     per_row = []
     for row in rows:
         out = model(input_ids=torch.tensor([row[:-1]], device=device), use_cache=True, logits_to_keep=1)
-        layers = getattr(out.past_key_values, "layers", None)
+        layers = getattr(out.get(_cache_name()), "layers", None)
         if not layers or any(getattr(layer, "keys", None) is None for layer in layers):
             return None
         per_row.append([(layer.keys, layer.values) for layer in layers])
@@ -222,7 +233,7 @@ def generate_completions(
                 rows = [encoded[i] for i in batch]
                 ids, mask = _left_pad(rows, pad_id)
                 cache = _prefilled_cache(model, rows, device, max_new_tokens) if separate_prefill and len(rows) > 1 else None
-                extra = {"past_key_values": cache} if cache is not None else {}
+                extra = {_cache_name(): cache} if cache is not None else {}
                 out = model.generate(
                     input_ids=ids.to(device),
                     attention_mask=mask.to(device),
