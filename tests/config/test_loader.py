@@ -80,6 +80,14 @@ def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
     assert [problem.line for problem in info.value.problems] == [2, 4, 6]
 
 
+def test_bad_expressions_and_bad_keys_are_reported_together(tmp_path: Path) -> None:
+    path = _write(tmp_path, "sft:\n  max_stepz: 4\nlora:\n  r: {choice: []}\n")
+    with pytest.raises(SweepFileError) as info:
+        load_sweep(path)
+    fields = [problem.field for problem in info.value.problems]
+    assert fields.count("lora.r") == 1 and "sft.max_stepz" in fields
+
+
 def test_missing_sweep_file_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(SweepFileError, match="cannot read"):
         load_sweep(tmp_path / "absent.yaml")

@@ -218,12 +218,14 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
         lines[loc] = None  # type: ignore[assignment]  # overrides have no line; name them instead
     space: dict[str, Domain] = {}
     concrete = _lift_expressions(data, (), space, problems, file, lines)
-    if problems:
-        raise SweepFileError(problems)
     try:
         spec = SweepSpec.model_validate(concrete)
     except ValidationError as exc:
-        raise SweepFileError(_problems(exc, file, lines)) from None
+        # A broken search expression left None behind; its own problem already names that field.
+        reported = {problem.field for problem in problems}
+        problems += [problem for problem in _problems(exc, file, lines) if problem.field not in reported]
+    if problems:
+        raise SweepFileError(problems)
     problems = _check_candidates(concrete, space, file, lines) + _check_conditionals(spec, space, file, lines)
     if problems:
         raise SweepFileError(problems)
