@@ -22,6 +22,7 @@ torch and transformers are imported lazily so that parsing and scoring import fa
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ DEFAULT_MAX_NEW_TOKENS = 256
 DEFAULT_MAX_PADDING: float | None = None
 
 
+@functools.cache
 def _cache_name() -> str:
     """The name transformers gives the KV cache in ``generate`` kwargs and model outputs.
 
