@@ -30,7 +30,6 @@ def test_cpu_gets_bf16_only_where_native_and_never_checkpointing(monkeypatch, na
 def test_auto_kernels_use_liger_only_on_cuda_with_it_installed(monkeypatch, cuda: bool, installed: bool, expected: bool) -> None:
     from toolsweep.trainers import hardware
 
-    monkeypatch.setattr(hardware.torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(hardware, "liger_available", lambda: installed)
     precision = Precision(bf16=cuda, fp16=False, gradient_checkpointing=False, use_cpu=not cuda)
     chosen = choose_kernels(precision, "auto")
@@ -46,7 +45,6 @@ def test_requested_liger_says_what_is_missing(monkeypatch) -> None:
     gpu = Precision(bf16=True, fp16=False, gradient_checkpointing=False, use_cpu=False)
     with pytest.raises(UserError, match="resources.kernels: liger needs a CUDA GPU"):
         choose_kernels(cpu, "liger")
-    monkeypatch.setattr(hardware.torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(hardware, "liger_available", lambda: False)
     with pytest.raises(UserError, match="pip install liger-kernel"):
         choose_kernels(gpu, "liger")

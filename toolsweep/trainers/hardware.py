@@ -89,7 +89,7 @@ def choose_kernels(precision: Precision, requested: str = "auto") -> Precision:
 
     ``auto`` → on for a CUDA run with ``liger-kernel`` installed, off otherwise; ``liger`` → on, or an
     error saying what is missing; ``none`` → off."""
-    cuda = not precision.use_cpu and torch.cuda.is_available()
+    cuda = not precision.use_cpu  # choose_precision set it from torch.cuda.is_available()
     if requested == "none":
         return replace(precision, liger_kernel=False)
     if requested == "auto":
