@@ -6,10 +6,11 @@ Why it is shaped like this:
   training, with ``add_generation_prompt=True``;
 * prompts are sorted by token length (longest first) so a batch holds similar lengths and little
   padding, and the largest batch runs first, so an out-of-memory error shows up at once;
-* padding is on the LEFT, so every row's next token sits in the last column and
-  ``model.generate`` (KV cache on) derives positions from the attention mask; by default each
-  prompt is prefilled alone and the caches are left-padded and stacked, so only decoding is
-  batched (a padded prompt pass was slower than sequential prompts on CPU);
+* padding is on the LEFT, so every row's next token sits in the last column and positions
+  follow the attention mask; by default each prompt is prefilled alone and the caches are
+  left-padded and stacked, so only decoding is batched (a padded prompt pass was slower than
+  sequential prompts on CPU), and decoding drops finished rows (``decoding.py``); models whose
+  cache cannot do that, and ``separate_prefill=False``, decode with ``model.generate``;
 * batch size follows a token budget: a batch of ``b`` prompts padded to ``L`` tokens keeps
   ``b * (L + max_new_tokens) <= token_budget`` (the KV cache and activations grow with that
   product); ``batch_size`` caps it, or fixes it when ``token_budget`` is ``None``; a batch also
@@ -28,14 +29,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from toolsweep.evaluation.decoding import compactable, decode_attention, greedy_decode, prefilled_cache
+
 if TYPE_CHECKING:
     import torch
 
 DEFAULT_TOKEN_BUDGET = 32_768
 # On a CPU the prompt pass is compute-bound (prompts ~300 tokens, answers ~40) and runs one prompt at a
-# time anyway (see _prefilled_cache), so big batches only buy cheaper decoding. Measured on the built-in
-# model, 64 test prompts, static cache: budget 8192 (4 batches) 2.03 s, 16384 (3) 1.94 s, 65536 (1) 2.10 s.
-CPU_TOKEN_BUDGET = 16_384
+# time anyway (see decoding.prefilled_cache), so big batches only buy cheaper decoding, and since finished
+# rows leave the batch a long answer no longer holds the short ones back. Measured on the built-in model,
+# 64 test prompts, bf16: budget 8192 (5 batches) 1.08 s, 16384 (3) 0.99 s, 32768 (2) 0.93 s, 65536 (1) 0.86 s.
+CPU_TOKEN_BUDGET = 65_536
 DEFAULT_MAX_NEW_TOKENS = 256
 DEFAULT_MAX_PADDING: float | None = None
 
@@ -144,42 +148,6 @@ def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.T
     return ids, mask
 
 
-def _prefilled_cache(model: Any, rows: list[list[int]], device: Any, max_new_tokens: int) -> Any | None:
-    """Run each prompt but its last token through the model alone, then left-pad them into one
-    preallocated (static) key/value cache for the batch's decoding.
-
-    Why: a padded prompt pass costs as much per padded position as per real one and (with a
-    padding mask) falls off the fused causal-attention path, so on CPU it was slower than one
-    prompt at a time. Prefilling separately costs exactly the sequential prompt pass; decoding is
-    then batched. The cache is static because a growing one is re-concatenated at every step and
-    layer: with 64 rows that copying was 60 % of the evaluation (measured with torch.profiler).
-    Returns ``None`` (use the padded pass) when a prompt has fewer than two tokens or the model's
-    cache is not a per-layer key/value cache.
-    """
-    import torch
-    import torch.nn.functional as F
-    from transformers import StaticCache
-
-    if min(len(r) for r in rows) < 2:
-        return None
-    per_row = []
-    for row in rows:
-        out = model(input_ids=torch.tensor([row[:-1]], device=device), use_cache=True, logits_to_keep=1)
-        layers = getattr(out.get(_cache_name()), "layers", None)
-        if not layers or any(getattr(layer, "keys", None) is None for layer in layers):
-            return None
-        per_row.append([(layer.keys, layer.values) for layer in layers])
-    width = max(len(r) for r in rows) - 1
-    cache = StaticCache(config=model.config, max_cache_len=width + 1 + max_new_tokens)
-    if len(cache.layers) != len(per_row[0]):
-        return None
-    for li, layer in enumerate(cache.layers):
-        keys = torch.cat([F.pad(kv[li][0], (0, 0, width - kv[li][0].shape[2], 0)) for kv in per_row])
-        values = torch.cat([F.pad(kv[li][1], (0, 0, width - kv[li][1].shape[2], 0)) for kv in per_row])
-        layer.update(keys, values)  # allocates max_cache_len positions and fills the first `width`
-    return cache
-
-
 def _cut(tokens: list[int], eos: set[int], pad_id: int | None) -> list[int]:
     out = []
     for t in tokens:
@@ -191,6 +159,37 @@ def _cut(tokens: list[int], eos: set[int], pad_id: int | None) -> list[int]:
     while out and pad_id is not None and out[-1] == pad_id:
         out.pop()
     return out
+
+
+def _decode_batch(model: Any, rows: list[list[int]], pad_id: int, eos: list[int], device: Any,
+                  max_new_tokens: int, separate_prefill: bool) -> tuple[list[list[int]], int, bool]:
+    """One batch's new tokens per row, the decode steps taken, and whether finished rows were
+    padded (``generate``'s fill) rather than stopped."""
+    ids, mask = _left_pad(rows, pad_id)
+    ids, mask = ids.to(device), mask.to(device)
+    cache = prefilled_cache(model, rows, device, max_new_tokens, _cache_name()) if separate_prefill and len(rows) > 1 else None
+    if cache is not None and compactable(cache):
+        with decode_attention(model):
+            new, steps = greedy_decode(model, ids, mask, cache, max_new_tokens, eos)
+        return new, steps, False
+    extra = {_cache_name(): cache} if cache is not None else {}
+    out = model.generate(
+        input_ids=ids,
+        attention_mask=mask,
+        **extra,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        num_beams=1,
+        use_cache=True,
+        eos_token_id=eos,
+        pad_token_id=pad_id,
+        temperature=None,
+        top_p=None,
+        top_k=None,
+        disable_compile=True,  # a static cache would compile on GPUs, once per batch shape
+    )
+    new = out[:, ids.shape[1]:].tolist()
+    return new, len(new[0]) if new else 0, True
 
 
 def generate_completions(
@@ -208,7 +207,7 @@ def generate_completions(
 
     Batching follows :func:`plan_batches`; ``batch_size=1, token_budget=None`` decodes one prompt
     at a time. ``separate_prefill`` runs each prompt's pass alone and batches only decoding (see
-    :func:`_prefilled_cache`); ``False`` runs one padded prompt pass per batch.
+    :func:`~toolsweep.evaluation.decoding.prefilled_cache`); ``False`` runs one padded prompt pass per batch.
     """
     import torch
 
@@ -233,28 +232,11 @@ def generate_completions(
         with torch.inference_mode():
             for batch in batches:
                 rows = [encoded[i] for i in batch]
-                ids, mask = _left_pad(rows, pad_id)
-                cache = _prefilled_cache(model, rows, device, max_new_tokens) if separate_prefill and len(rows) > 1 else None
-                extra = {_cache_name(): cache} if cache is not None else {}
-                out = model.generate(
-                    input_ids=ids.to(device),
-                    attention_mask=mask.to(device),
-                    **extra,
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    num_beams=1,
-                    use_cache=True,
-                    eos_token_id=eos,
-                    pad_token_id=pad_id,
-                    temperature=None,
-                    top_p=None,
-                    top_k=None,
-                    disable_compile=True,  # a static cache would compile on GPUs, once per batch shape
-                )
-                new = out[:, ids.shape[1]:].tolist()
-                n_steps += len(new[0]) if new else 0
+                new, steps, filled = _decode_batch(model, rows, pad_id, eos, device, max_new_tokens, separate_prefill)
+                n_steps += steps
                 for row, i in zip(new, batch):
-                    kept = _cut(row, set(eos), pad_id if pad_id not in eos else None)
+                    # generate fills finished rows with pad; a pad inside a live row looks the same
+                    kept = _cut(row, set(eos), pad_id if filled and pad_id not in eos else None)
                     n_tokens += min(len(row), len(kept) + 1)  # the EOS was generated too
                     token_ids[i] = kept
                     texts[i] = tokenizer.decode(kept, skip_special_tokens=False)

@@ -62,8 +62,12 @@ def build_tiny_tokenizer(extra_corpus: Iterable[str] = (), vocab_size: int = 400
     return fast
 
 
-def build_tiny_model(tokenizer: Any, *, hidden_size: int = 32, num_layers: int = 2, seed: int = 0) -> Any:
-    """A random Qwen2 causal LM sized for unit tests (hidden 32, 2 layers by default)."""
+def build_tiny_model(tokenizer: Any, *, hidden_size: int = 32, num_layers: int = 2, seed: int = 0,
+                     initializer_range: float = 0.02) -> Any:
+    """A random Qwen2 causal LM sized for unit tests (hidden 32, 2 layers by default).
+
+    At the default ``initializer_range`` greedy decoding repeats one token for every prompt; 0.5
+    gives rows that differ from each other, which tests of per-row stopping need."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -79,6 +83,7 @@ def build_tiny_model(tokenizer: Any, *, hidden_size: int = 32, num_layers: int =
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,
         tie_word_embeddings=True,
+        initializer_range=initializer_range,
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)
