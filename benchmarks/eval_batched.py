@@ -7,12 +7,14 @@ tokens per second. Usage::
     python benchmarks/eval_batched.py                      # built-in model if present, 64 examples
     python benchmarks/eval_batched.py --model PATH --n 128 --max-new-tokens 64
     python benchmarks/eval_batched.py --dtype bfloat16    # as trials evaluate on a CPU with native bf16
+    python benchmarks/eval_batched.py --repeats 5         # more interleaved runs per path
     python benchmarks/eval_batched.py --smoke-test
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                         help="weights and compute dtype of both paths (trials on a CPU with native bf16 evaluate in bfloat16)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs of each path, interleaved; the medians are compared (default 3)")
     parser.add_argument("--smoke-test", action="store_true", help="8 examples, 8 new tokens")
     return parser.parse_args(argv)
 
@@ -92,7 +96,9 @@ def sequential(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: i
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.smoke_test:
-        args.n, args.max_new_tokens = 8, 8
+        args.n, args.max_new_tokens, args.repeats = 8, 8, 1
+    if args.repeats < 1:
+        raise SystemExit(f"--repeats must be >= 1, got {args.repeats}")
     import torch
 
     from toolsweep.evaluation import evaluate, render_prompt, score_completions
@@ -115,22 +121,31 @@ def main(argv: list[str] | None = None) -> int:
     sequential(model, tokenizer, prompts[:2], 2)
     generate_completions(model, tokenizer, prompts[:2], max_new_tokens=2)
 
-    seq_texts, seq_tokens, seq_s = sequential(model, tokenizer, prompts, args.max_new_tokens)
+    # Interleaved repeats: on a shared VM the machine's speed drifts by tens of percent over minutes,
+    # so each path's median is taken over runs spread across the same period.
+    seq_times, batched_times = [], []
+    for _ in range(args.repeats):
+        seq_texts, seq_tokens, seq_s = sequential(model, tokenizer, prompts, args.max_new_tokens)
+        seq_times.append(seq_s)
+        start = time.perf_counter()
+        report = evaluate(model, tokenizer, tasks, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
+                          token_budget=args.token_budget)
+        batched_times.append(time.perf_counter() - start)
     seq_metrics = aggregate(score_completions(tasks, seq_texts))
-
-    start = time.perf_counter()
-    report = evaluate(model, tokenizer, tasks, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
-                      token_budget=args.token_budget)
-    batched_s = time.perf_counter() - start
+    seq_s, batched_s = statistics.median(seq_times), statistics.median(batched_times)
     gen = report.generation
     assert gen is not None
     same = sum(a == b for a, b in zip(seq_texts, gen.texts))
 
+    def spread(times: list[float]) -> str:
+        return f"(runs {', '.join(f'{t:.2f}' for t in times)})"
+
     print(f"one-at-a-time generate : {seq_s:8.2f} s  {seq_tokens / seq_s:8.1f} generated tok/s  "
-          f"exact_match {seq_metrics.exact_match.value:.3f}")
+          f"exact_match {seq_metrics.exact_match.value:.3f}  {spread(seq_times)}")
     print(f"batched evaluate       : {batched_s:8.2f} s  {gen.n_generated_tokens / batched_s:8.1f} generated tok/s  "
-          f"exact_match {report.exact_match:.3f}  ({gen.n_batches} batches)")
-    print(f"speedup                : {seq_s / batched_s:8.2f}x")
+          f"exact_match {report.exact_match:.3f}  ({gen.n_batches} batches, {gen.n_steps} decode steps)  "
+          f"{spread(batched_times)}")
+    print(f"speedup                : {seq_s / batched_s:8.2f}x  (median over {args.repeats} interleaved runs each)")
     print(f"identical completions  : {same}/{len(prompts)}")
     return 0
 
