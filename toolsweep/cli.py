@@ -85,7 +85,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     metrics = run_eval(
         args.model, args.data, suite=args.suite, bfcl_source=args.bfcl_source, live=args.live, n=args.n,
         out=args.out, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
-        trust_remote_code=args.trust_remote_code,
+        trust_remote_code=args.trust_remote_code, backend=args.backend,
     )
     print_metrics(metrics, f"{args.model} on {args.suite or args.data}")
     if args.out:
@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--n", type=int, help="examples to use (per category for BFCL)")
     evaluate.add_argument("--batch-size", type=int, help="generation batch size (default: fits a token budget)")
     evaluate.add_argument("--max-new-tokens", type=int, default=128, help="generation limit per answer")
+    evaluate.add_argument("--backend", choices=["auto", "hf", "vllm"], default="auto",
+                          help="generation engine: vllm needs vLLM and a GPU; auto uses it when both are there "
+                          "(default: auto)")
     evaluate.add_argument("--trust-remote-code", action="store_true", help="allow the model repository's code")
     evaluate.add_argument("--out", help="write metrics.json and failures.jsonl here")
     evaluate.set_defaults(handler=_cmd_eval)

@@ -55,6 +55,7 @@ def test_eval_scores_a_model_and_writes_metrics(tiny_model_dir: Path, tmp_path: 
     assert main(["eval", "--model", str(tiny_model_dir), "--n", "8", "--max-new-tokens", "8", "--out", str(out)]) == 0
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["metrics"]["n_examples"] == 8 and 0 <= saved["metrics"]["exact_match"] <= 1
+    assert saved["backend"] == "hf"  # auto: no vLLM or no GPU here
     assert (out / "failures.jsonl").is_file()
     assert "exact_match" in capsys.readouterr().out
 
@@ -62,3 +63,22 @@ def test_eval_scores_a_model_and_writes_metrics(tiny_model_dir: Path, tmp_path: 
 def test_eval_names_a_missing_model(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "--model", "./no/such/model"]) == 2
     assert "--model" in capsys.readouterr().err
+
+
+def test_eval_backend_vllm_says_what_is_missing(tiny_model_dir: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolsweep.evaluation import command, generation
+
+    monkeypatch.setattr(generation, "vllm_available", lambda: False)
+    assert main(["eval", "--model", str(tiny_model_dir), "--backend", "vllm"]) == 2
+    assert "--backend vllm needs `pip install vllm` and a CUDA GPU" in capsys.readouterr().err
+    # With vLLM usable, auto picks it for full weights and keeps adapters on transformers.
+    monkeypatch.setattr(generation, "vllm_available", lambda: True)
+    assert command.choose_backend(str(tiny_model_dir), "auto") == "vllm"
+    assert command.choose_backend(str(tiny_model_dir), "hf") == "hf"
+    adapter = tiny_model_dir.parent / "adapter-only"
+    adapter.mkdir(exist_ok=True)
+    (adapter / "adapter_config.json").write_text("{}")
+    assert command.choose_backend(str(adapter), "auto") == "hf"
+    assert main(["eval", "--model", str(adapter), "--backend", "vllm"]) == 2
+    assert "is a LoRA adapter" in capsys.readouterr().err

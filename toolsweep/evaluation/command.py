@@ -15,7 +15,7 @@ from typing import Any
 
 from toolsweep.errors import UserError
 
-__all__ = ["load_eval_examples", "load_for_eval", "run_eval"]
+__all__ = ["choose_backend", "load_eval_examples", "load_for_eval", "run_eval"]
 
 
 def load_eval_examples(data: str, n: int | None, strict: bool = False) -> list[Any]:
@@ -60,6 +60,34 @@ def load_for_eval(model: str, trust_remote_code: bool = False) -> tuple[Any, Any
     return loaded.eval(), tokenizer
 
 
+def choose_backend(model: str, backend: str) -> str:
+    """``hf`` or ``vllm`` for ``--backend``; a request that cannot be met is a :class:`UserError`.
+
+    LoRA adapter directories always use ``hf``: vLLM would need the adapter merged first (``toolsweep
+    export`` writes merged weights)."""
+    from toolsweep.evaluation.generation import vllm_available
+    from toolsweep.models.registry import resolve_model
+
+    if backend not in ("auto", "hf", "vllm"):
+        raise UserError(f"--backend: use auto, hf or vllm, got {backend!r}")
+    if backend == "hf":
+        return "hf"
+    try:
+        location = resolve_model(model)
+    except ValueError as exc:
+        raise UserError(f"--model: {exc}") from None
+    adapter = (Path(location) / "adapter_config.json").is_file()
+    if backend == "vllm":
+        if adapter:
+            raise UserError(f"--backend vllm: {model} is a LoRA adapter; export merged weights with `toolsweep export "
+                            "RUN_DIR OUT` (without --adapter-only) and evaluate OUT, or use --backend hf")
+        if not vllm_available():
+            raise UserError("--backend vllm needs `pip install vllm` and a CUDA GPU, and this machine lacks one or "
+                            "both; use --backend hf (or auto)")
+        return "vllm"
+    return "vllm" if not adapter and vllm_available() else "hf"
+
+
 def _bfcl_tasks(source: str | None, live: bool, n: int | None) -> list[Any]:
     from toolsweep.evaluation.bfcl import DEFAULT_CATEGORIES, LIVE_CATEGORIES, load_bfcl
 
@@ -85,16 +113,29 @@ def run_eval(
     batch_size: int | None = None,
     max_new_tokens: int = 128,
     trust_remote_code: bool = False,
+    backend: str = "auto",
 ) -> dict[str, float]:
-    """Evaluate and return the flat metrics (also written to ``out/metrics.json`` when given)."""
-    from toolsweep.evaluation.runner import evaluate
+    """Evaluate and return the flat metrics (also written to ``out/metrics.json`` when given).
+
+    ``backend``: ``hf`` (transformers, batched greedy decoding), ``vllm`` (needs vLLM and a GPU), or
+    ``auto``: vLLM when it is installed, a GPU is visible and the model is full weights, else ``hf``.
+    """
+    from toolsweep.evaluation.runner import evaluate, evaluate_path
 
     examples = _bfcl_tasks(bfcl_source, live, n) if suite == "bfcl" else load_eval_examples(data, n)
     if not examples:
         raise UserError(f"--data {data}: no examples to evaluate")
-    loaded, tokenizer = load_for_eval(model, trust_remote_code)
     failures = Path(out) / "failures.jsonl" if out else None
-    report = evaluate(loaded, tokenizer, examples, batch_size=batch_size, max_new_tokens=max_new_tokens, failures_path=failures)
+    chosen = choose_backend(model, backend)
+    if chosen == "vllm":
+        from toolsweep.models.registry import resolve_model
+
+        report = evaluate_path(resolve_model(model), examples, backend="vllm", trust_remote_code=trust_remote_code,
+                               max_new_tokens=max_new_tokens, failures_path=failures)
+    else:
+        loaded, tokenizer = load_for_eval(model, trust_remote_code)
+        report = evaluate(loaded, tokenizer, examples, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                          failures_path=failures)
     metrics = report.metrics.to_flat_dict()
     if suite == "bfcl":
         per_category = [v for k, v in metrics.items() if k.startswith("exact_match/") and k.count("/") == 1
@@ -102,7 +143,8 @@ def run_eval(
         metrics["overall"] = sum(per_category) / len(per_category) if per_category else 0.0
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
-        (Path(out) / "metrics.json").write_text(json.dumps({"model": model, "data": suite or data, "metrics": metrics}, indent=2))
+        (Path(out) / "metrics.json").write_text(json.dumps({"model": model, "data": suite or data, "backend": chosen,
+                                                            "metrics": metrics}, indent=2))
     return metrics
 
 
