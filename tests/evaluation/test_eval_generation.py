@@ -69,14 +69,13 @@ def test_separate_prefill_builds_a_static_cache_without_deprecated_names(tiny_lm
     from transformers import StaticCache
 
     from toolsweep.evaluation.decoding import prefilled_cache
-    from toolsweep.evaluation.generation import _cache_name
 
     model, tok = tiny_lm
     rows = [tok(p)["input_ids"] for p in prompts[:3]]
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
         with torch.inference_mode():
-            assert isinstance(prefilled_cache(model, rows, torch.device("cpu"), MAX_NEW, _cache_name()), StaticCache)
+            assert isinstance(prefilled_cache(model, rows, torch.device("cpu"), MAX_NEW), StaticCache)
         generate_completions(model, tok, prompts[:3], max_new_tokens=2)
 
 

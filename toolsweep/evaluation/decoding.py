@@ -33,6 +33,18 @@ whole KV cache, so dropping every finished row at once was slower (64 prompts: 0
 _FALLBACK_KWARGS = ("softcap", "s_aux", "sinks")
 
 
+@functools.cache
+def cache_kwarg_name() -> str:
+    """The name transformers gives the KV cache in ``generate`` kwargs and model outputs.
+
+    5.24 renamed ``past_key_values`` to ``cache``; the old name still works there but warns twice per
+    batch, in every trial's log. Both versions are in the supported range."""
+    import transformers
+    from packaging.version import Version
+
+    return "cache" if Version(transformers.__version__) >= Version("5.24") else "past_key_values"
+
+
 def _decode_attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any,
                       dropout: float = 0.0, scaling: float | None = None, **kwargs: Any) -> tuple[Any, None]:
     """Attention for one new token per row, with the query heads that share a key/value head grouped.
@@ -96,8 +108,7 @@ def decode_attention(model: Any) -> Iterator[bool]:
         base.set_attn_implementation("sdpa")
 
 
-def prefilled_cache(model: Any, rows: list[list[int]], device: Any, max_new_tokens: int,
-                    cache_name: str) -> Any | None:
+def prefilled_cache(model: Any, rows: list[list[int]], device: Any, max_new_tokens: int) -> Any | None:
     """Run each prompt but its last token through the model alone, then left-pad them into one
     preallocated (static) key/value cache for the batch's decoding.
 
@@ -118,7 +129,7 @@ def prefilled_cache(model: Any, rows: list[list[int]], device: Any, max_new_toke
     per_row = []
     for row in rows:
         out = model(input_ids=torch.tensor([row[:-1]], device=device), use_cache=True, logits_to_keep=1)
-        layers = getattr(out.get(cache_name), "layers", None)
+        layers = getattr(out.get(cache_kwarg_name()), "layers", None)
         if not layers or any(getattr(layer, "keys", None) is None for layer in layers):
             return None
         per_row.append([(layer.keys, layer.values) for layer in layers])
@@ -166,7 +177,7 @@ def greedy_decode(model: Any, ids: Any, mask: Any, cache: Any, max_new_tokens: i
     steps = 0
     for step in range(max_new_tokens):
         logits = model(input_ids=token[:, None], attention_mask=attention, position_ids=(positions + step)[:, None],
-                       past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1]
+                       use_cache=True, logits_to_keep=1, **{cache_kwarg_name(): cache}).logits[:, -1]
         token = logits.float().argmax(dim=-1)
         steps += 1
         attention[:, width + step] = 1  # the column the token just chosen is written to next step

@@ -23,13 +23,18 @@ torch and transformers are imported lazily so that parsing and scoring import fa
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from toolsweep.evaluation.decoding import compactable, decode_attention, greedy_decode, prefilled_cache
+from toolsweep.evaluation.decoding import (
+    cache_kwarg_name,
+    compactable,
+    decode_attention,
+    greedy_decode,
+    prefilled_cache,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -42,18 +47,6 @@ DEFAULT_TOKEN_BUDGET = 32_768
 CPU_TOKEN_BUDGET = 65_536
 DEFAULT_MAX_NEW_TOKENS = 256
 DEFAULT_MAX_PADDING: float | None = None
-
-
-@functools.cache
-def _cache_name() -> str:
-    """The name transformers gives the KV cache in ``generate`` kwargs and model outputs.
-
-    5.24 renamed ``past_key_values`` to ``cache``; the old name still works there but warns twice per
-    batch, in every trial's log. Both versions are in the supported range."""
-    import transformers
-    from packaging.version import Version
-
-    return "cache" if Version(transformers.__version__) >= Version("5.24") else "past_key_values"
 
 
 @dataclass
@@ -167,12 +160,12 @@ def _decode_batch(model: Any, rows: list[list[int]], pad_id: int, eos: list[int]
     padded (``generate``'s fill) rather than stopped."""
     ids, mask = _left_pad(rows, pad_id)
     ids, mask = ids.to(device), mask.to(device)
-    cache = prefilled_cache(model, rows, device, max_new_tokens, _cache_name()) if separate_prefill and len(rows) > 1 else None
+    cache = prefilled_cache(model, rows, device, max_new_tokens) if separate_prefill and len(rows) > 1 else None
     if cache is not None and compactable(cache):
         with decode_attention(model):
             new, steps = greedy_decode(model, ids, mask, cache, max_new_tokens, eos)
         return new, steps, False
-    extra = {_cache_name(): cache} if cache is not None else {}
+    extra = {cache_kwarg_name(): cache} if cache is not None else {}
     out = model.generate(
         input_ids=ids,
         attention_mask=mask,
