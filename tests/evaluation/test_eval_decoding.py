@@ -1,4 +1,4 @@
-"""The fast decode path: finished rows leave the batch, and the CPU decode attention equals SDPA."""
+"""The fast decode path: finished rows leave the batch, the CPU decode attention equals SDPA, and vLLM gets our token ids."""
 
 from __future__ import annotations
 
@@ -103,3 +103,35 @@ def test_decode_attention_is_switched_on_for_the_block_only(varied_lm, prompts, 
         decoding._register_decode_attention()
     assert calls and set(calls) == {1}  # decode steps only; prompt passes ran before the switch
     assert model.config._attn_implementation == "sdpa"
+
+
+def test_vllm_backend_gets_the_token_ids_the_transformers_path_uses(varied_lm, prompts, monkeypatch):
+    """vLLM adds BOS to text prompts; token ids encoded like the hf path keep both backends on the same input.
+
+    vLLM needs a GPU, so a stand-in module records what our code hands to vLLM's documented API."""
+    import sys
+    import types
+
+    from toolsweep.evaluation.generation import generate_vllm
+
+    _, tok = varied_lm
+    seen: dict = {}
+
+    class LLM:
+        def __init__(self, model, **kwargs):
+            seen["model"], seen["kwargs"] = model, kwargs
+
+        def generate(self, inputs, params):
+            seen["inputs"], seen["params"] = inputs, params
+            done = types.SimpleNamespace(text="<tool_call>", token_ids=[5, 6])
+            return [types.SimpleNamespace(outputs=[done]) for _ in inputs]
+
+    fake = types.ModuleType("vllm")
+    fake.LLM = LLM
+    fake.SamplingParams = lambda **kwargs: kwargs
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    out = generate_vllm("/models/m", prompts[:3], tokenizer=tok, max_new_tokens=7, trust_remote_code=False)
+    assert seen["inputs"] == [{"prompt_token_ids": tok(p, add_special_tokens=False)["input_ids"]} for p in prompts[:3]]
+    assert seen["params"] == {"temperature": 0.0, "max_tokens": 7, "skip_special_tokens": False}
+    assert seen["model"] == "/models/m" and seen["kwargs"] == {"trust_remote_code": False}
+    assert out.texts == ["<tool_call>"] * 3 and out.n_generated_tokens == 6

@@ -240,18 +240,27 @@ def generate_completions(
                             n_batches=len(batches), n_steps=n_steps, seconds=time.perf_counter() - start)
 
 
-def generate_vllm(model_path: str, prompts: Sequence[str], *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                  **llm_kwargs: Any) -> GenerationOutput:
-    """Greedy completions with vLLM (CUDA only; imported lazily, not exercised by the CPU tests)."""
+def generate_vllm(model_path: str, prompts: Sequence[str], *, tokenizer: Any = None,
+                  max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, **llm_kwargs: Any) -> GenerationOutput:
+    """Greedy completions with vLLM (CUDA only; imported lazily, not exercised by the CPU tests).
+
+    With ``tokenizer``, prompts go to vLLM as token ids encoded exactly as the transformers path
+    encodes them (no special tokens added): given text, vLLM adds the tokenizer's BOS, so a chat
+    template that already writes one (Llama 3) would get two, and scores would differ by backend.
+    """
     try:
         from vllm import LLM, SamplingParams
     except ImportError as exc:  # pragma: no cover - needs vllm + CUDA
         raise RuntimeError("the vllm backend needs `pip install vllm` on a CUDA machine; "
                            "use backend='hf' otherwise") from exc
-    llm = LLM(model=model_path, **llm_kwargs)  # pragma: no cover
+    if tokenizer is not None:
+        inputs: list[Any] = [{"prompt_token_ids": tokenizer(p, add_special_tokens=False)["input_ids"]} for p in prompts]
+    else:
+        inputs = list(prompts)
+    llm = LLM(model=model_path, **llm_kwargs)
     params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, skip_special_tokens=False)
     start = time.perf_counter()
-    outputs = llm.generate(list(prompts), params)
+    outputs = llm.generate(inputs, params)
     texts = [o.outputs[0].text for o in outputs]
     n_tokens = sum(len(o.outputs[0].token_ids) for o in outputs)
     return GenerationOutput(texts=texts, prompts=list(prompts), n_generated_tokens=n_tokens, n_batches=1,

@@ -161,7 +161,7 @@ def evaluate_path(
     tokenizer = AutoTokenizer.from_pretrained(os.fspath(model_path), trust_remote_code=trust_remote_code)
     tasks = as_tasks(examples)
     prompts = [render_prompt(tokenizer, t.messages, t.tools) for t in tasks]
-    generation = generate_vllm(os.fspath(model_path), prompts, max_new_tokens=max_new_tokens,
+    generation = generate_vllm(os.fspath(model_path), prompts, tokenizer=tokenizer, max_new_tokens=max_new_tokens,
                                trust_remote_code=trust_remote_code)
     results = score_completions(tasks, generation.texts, tokenizer=tokenizer if use_response_schema else None,
                                 prompts=prompts)
