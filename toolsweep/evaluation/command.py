@@ -15,7 +15,7 @@ from typing import Any
 
 from toolsweep.errors import UserError
 
-__all__ = ["choose_backend", "load_eval_examples", "load_for_eval", "run_eval"]
+__all__ = ["choose_backend", "load_eval_examples", "load_for_eval", "locate_model", "run_eval"]
 
 
 def load_eval_examples(data: str, n: int | None, strict: bool = False) -> list[Any]:
@@ -39,12 +39,7 @@ def load_for_eval(model: str, trust_remote_code: bool = False) -> tuple[Any, Any
     """Model and tokenizer for evaluation; adapter directories are applied to their recorded base."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from toolsweep.models.registry import resolve_model
-
-    try:
-        location = resolve_model(model)
-    except ValueError as exc:
-        raise UserError(f"--model: {exc}") from None
+    location = locate_model(model)
     if Path(location).is_dir():
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     adapter = Path(location) / "adapter_config.json"
@@ -60,26 +55,33 @@ def load_for_eval(model: str, trust_remote_code: bool = False) -> tuple[Any, Any
     return loaded.eval(), tokenizer
 
 
-def choose_backend(model: str, backend: str) -> str:
-    """``hf`` or ``vllm`` for ``--backend``; a request that cannot be met is a :class:`UserError`.
+def locate_model(model: str) -> str:
+    """The directory or hub id behind ``--model`` (``builtin:`` names resolved); a missing path is a
+    :class:`UserError` naming the flag."""
+    from toolsweep.models.registry import resolve_model
+
+    try:
+        return resolve_model(model)
+    except ValueError as exc:
+        raise UserError(f"--model: {exc}") from None
+
+
+def choose_backend(location: str, backend: str) -> str:
+    """``hf`` or ``vllm`` for ``--backend`` and a located model; a request that cannot be met is a
+    :class:`UserError`.
 
     LoRA adapter directories always use ``hf``: vLLM would need the adapter merged first (``toolsweep
     export`` writes merged weights)."""
     from toolsweep.evaluation.generation import vllm_available
-    from toolsweep.models.registry import resolve_model
 
     if backend not in ("auto", "hf", "vllm"):
         raise UserError(f"--backend: use auto, hf or vllm, got {backend!r}")
     if backend == "hf":
         return "hf"
-    try:
-        location = resolve_model(model)
-    except ValueError as exc:
-        raise UserError(f"--model: {exc}") from None
     adapter = (Path(location) / "adapter_config.json").is_file()
     if backend == "vllm":
         if adapter:
-            raise UserError(f"--backend vllm: {model} is a LoRA adapter; export merged weights with `toolsweep export "
+            raise UserError(f"--backend vllm: {location} is a LoRA adapter; export merged weights with `toolsweep export "
                             "RUN_DIR OUT` (without --adapter-only) and evaluate OUT, or use --backend hf")
         if not vllm_available():
             raise UserError("--backend vllm needs `pip install vllm` and a CUDA GPU, and this machine lacks one or "
@@ -126,14 +128,13 @@ def run_eval(
     if not examples:
         raise UserError(f"--data {data}: no examples to evaluate")
     failures = Path(out) / "failures.jsonl" if out else None
-    chosen = choose_backend(model, backend)
+    location = locate_model(model)
+    chosen = choose_backend(location, backend)
     if chosen == "vllm":
-        from toolsweep.models.registry import resolve_model
-
-        report = evaluate_path(resolve_model(model), examples, backend="vllm", trust_remote_code=trust_remote_code,
+        report = evaluate_path(location, examples, backend="vllm", trust_remote_code=trust_remote_code,
                                max_new_tokens=max_new_tokens, failures_path=failures)
     else:
-        loaded, tokenizer = load_for_eval(model, trust_remote_code)
+        loaded, tokenizer = load_for_eval(location, trust_remote_code)
         report = evaluate(loaded, tokenizer, examples, batch_size=batch_size, max_new_tokens=max_new_tokens,
                           failures_path=failures)
     metrics = report.metrics.to_flat_dict()
