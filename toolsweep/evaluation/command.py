@@ -35,8 +35,28 @@ def load_eval_examples(data: str, n: int | None, strict: bool = False) -> list[A
     return report.examples[:n] if n else report.examples
 
 
-def load_for_eval(model: str, trust_remote_code: bool = False) -> tuple[Any, Any]:
-    """Model and tokenizer for evaluation; adapter directories are applied to their recorded base."""
+def load_for_eval(model: str, trust_remote_code: bool = False, chat_template: str | None = None) -> tuple[Any, Any]:
+    """Model and tokenizer for evaluation; adapter directories are applied to their recorded base.
+
+    ``chat_template`` (a built-in template name or a .jinja file) replaces the tokenizer's own template."""
+    model_obj, tokenizer = _load_model_and_tokenizer(model, trust_remote_code)
+    tokenizer.chat_template = _template_text(chat_template) or tokenizer.chat_template
+    return model_obj, tokenizer
+
+
+def _template_text(chat_template: str | None) -> str | None:
+    """The Jinja source behind ``--chat-template``, or None to keep the model's own template."""
+    if chat_template is None:
+        return None
+    from toolsweep.models.chat_templates import chat_template_text
+
+    try:
+        return chat_template_text(chat_template)
+    except ValueError as exc:
+        raise UserError(f"--chat-template: {exc}") from None
+
+
+def _load_model_and_tokenizer(model: str, trust_remote_code: bool) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     location = locate_model(model)
@@ -116,6 +136,7 @@ def run_eval(
     max_new_tokens: int = 128,
     trust_remote_code: bool = False,
     backend: str = "auto",
+    chat_template: str | None = None,
 ) -> dict[str, float]:
     """Evaluate and return the flat metrics (also written to ``out/metrics.json`` when given).
 
@@ -132,9 +153,10 @@ def run_eval(
     chosen = choose_backend(location, backend)
     if chosen == "vllm":
         report = evaluate_path(location, examples, backend="vllm", trust_remote_code=trust_remote_code,
-                               max_new_tokens=max_new_tokens, failures_path=failures)
+                               max_new_tokens=max_new_tokens, failures_path=failures,
+                               chat_template=_template_text(chat_template))
     else:
-        loaded, tokenizer = load_for_eval(location, trust_remote_code)
+        loaded, tokenizer = load_for_eval(location, trust_remote_code, chat_template)
         report = evaluate(loaded, tokenizer, examples, batch_size=batch_size, max_new_tokens=max_new_tokens,
                           failures_path=failures)
     metrics = report.metrics.to_flat_dict()

@@ -9,7 +9,9 @@ The format is the Hermes/Qwen one fixed by ``docs/data_contract.md``::
     {"name": "get_weather", "arguments": {"city": "Lyon"}}
     </tool_call>
 
-Several blocks are parallel calls, in order. Model output is data: JSON is read with :mod:`json`
+Several blocks are parallel calls, in order. A block may also hold a JSON list of such objects (the
+``smollm2`` template's form, ``model.chat_template``): its items are the calls, and ``[]`` is no call.
+Model output is data: JSON is read with :mod:`json`
 only, never ``eval``/``exec``. The JSON inside a block is read with a JSON decoder *before* looking
 for the closing tag, so a string argument that itself contains ``</tool_call>`` cannot cut a block
 short.
@@ -152,11 +154,13 @@ def parse_tool_calls(text: str) -> ParsedOutput:
         if json_end >= 0:
             after = _skip_ws(text, json_end)
             if text.startswith(TOOL_CALL_CLOSE, after) or after == n:
-                call, reason, message = _call_from_object(obj)
-                if call is not None:
-                    calls.append(call)
-                else:
-                    fail(reason or INVALID_JSON, message or "")
+                # A list is SmolLM2's form: every item a call, and [] "no call is needed".
+                for item in obj if isinstance(obj, list) else [obj]:
+                    call, reason, message = _call_from_object(item)
+                    if call is not None:
+                        calls.append(call)
+                    else:
+                        fail(reason or INVALID_JSON, message or "")
                 pos = after + len(TOOL_CALL_CLOSE) if after < n else n
                 continue
             # JSON followed by other text before the closing tag (or before the next block).

@@ -145,20 +145,24 @@ def evaluate_path(
     token_budget: int | None = DEFAULT_TOKEN_BUDGET,
     failures_path: str | os.PathLike[str] | None = None,
     use_response_schema: bool = False,
+    chat_template: str | None = None,
 ) -> EvalReport:
     """Evaluate a saved model. ``backend="auto"`` uses vLLM when it is installed and CUDA is
-    available, else transformers (``"hf"``); ``"vllm"`` insists on vLLM."""
+    available, else transformers (``"hf"``); ``"vllm"`` insists on vLLM. ``chat_template`` (Jinja
+    source) replaces the tokenizer's own template for rendering prompts."""
     if backend not in ("auto", "hf", "vllm"):
         raise ValueError(f"backend must be 'auto', 'hf' or 'vllm', got {backend!r}")
     use_vllm = backend == "vllm" or (backend == "auto" and vllm_available())
     if not use_vllm:
         model, tokenizer = load_model(model_path, trust_remote_code=trust_remote_code, device=device)
+        tokenizer.chat_template = chat_template or tokenizer.chat_template
         return evaluate(model, tokenizer, examples, batch_size=batch_size, max_new_tokens=max_new_tokens,
                         token_budget=token_budget, failures_path=failures_path,
                         use_response_schema=use_response_schema)
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(os.fspath(model_path), trust_remote_code=trust_remote_code)
+    tokenizer.chat_template = chat_template or tokenizer.chat_template
     tasks = as_tasks(examples)
     prompts = [render_prompt(tokenizer, t.messages, t.tools) for t in tasks]
     generation = generate_vllm(os.fspath(model_path), prompts, tokenizer=tokenizer, max_new_tokens=max_new_tokens,

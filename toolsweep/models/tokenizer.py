@@ -15,10 +15,11 @@ pre-tokenizer and changes the ids.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from importlib import resources
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
+
+from toolsweep.models.chat_templates import chat_template_text
 
 __all__ = [
     "BOS_TOKEN", "EOS_TOKEN", "PAD_TOKEN", "PRETOKENIZE_PATTERN", "SPECIAL_TOKENS", "TOOL_TOKENS",
@@ -37,8 +38,8 @@ PRETOKENIZE_PATTERN = r"\p{L}+|\p{N}|(?:[^\s\p{L}\p{N}]| (?=[^\s\p{L}]))+|\s+"
 
 
 def chat_template() -> str:
-    """The shipped Jinja chat template (``chat_template.jinja`` beside this module)."""
-    return resources.files(__package__).joinpath("chat_template.jinja").read_text(encoding="utf-8")
+    """The built-in model's Jinja chat template: the compact ``hermes`` template."""
+    return chat_template_text("hermes")
 
 
 def render(example: dict) -> str:

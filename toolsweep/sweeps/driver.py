@@ -18,6 +18,8 @@ from toolsweep.cluster.storage import open_run_storage
 from toolsweep.cluster.workspace import mirror_trial_records, publish_run_files
 from toolsweep.config.loader import Sweep
 from toolsweep.errors import UserError
+from toolsweep.models.packaged import materialise
+from toolsweep.models.registry import packaged_model
 from toolsweep.sweeps.progress import EtaCallback, expected_trials, progress_reporter
 from toolsweep.sweeps.ray_runtime import ensure_ray
 from toolsweep.sweeps.searchers import build_scheduler, build_searcher, max_reports
@@ -113,6 +115,9 @@ def run_sweep(sweep: Sweep, *, resume: bool = False, address: str | None = None,
             f"{storage.uri} already holds sweep {spec.name!r}; continue it with --resume, "
             "or give this run another name (--set name=NEW) or storage.path"
         )
+    packaged = packaged_model(spec.model.name)
+    if packaged is not None and address is None:
+        materialise(packaged)  # once, here, rather than in the first trial while the others wait on its lock
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table reporter shows our columns
     ensure_ray(address)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,42 @@
+"""Named chat templates that render tools, and the ``model.chat_template`` override that applies them.
+
+Why an override: the project renders tools only through the model's own chat template, and many small
+instruct models ship a template that has no tools and no ``{% generation %}`` markers (SmolLM2-135M's is
+plain ChatML), so TRL could neither show the model its tools nor mask the loss to the assistant's turn.
+A sweep file names one of these templates, or gives a Jinja file of its own, and every stage (SFT, DPO,
+evaluation, export) uses it because it is set on the tokenizer once, where the tokenizer is loaded.
+
+- ``hermes``: the compact Hermes/Qwen form (one JSON line per tool, one ``<tool_call>`` block per call);
+  the built-in models use it. Prompt tokens dominate CPU cost, so it has no preamble.
+- ``smollm2``: the function-calling form of the SmolLM2-Instruct model card (a system preamble, tools in
+  ``<tools>``, calls as one JSON list in one ``<tool_call>`` block). SmolLM2-1.7B learned it; the 135M
+  model did not (measured: it never calls zero-shot either way), so the 135M built-in uses ``hermes``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["CHAT_TEMPLATES", "check_chat_template", "chat_template_text"]
+
+CHAT_TEMPLATES: tuple[str, ...] = ("hermes", "smollm2")
+
+
+def check_chat_template(value: str) -> str:
+    """``value`` if it names a built-in template or an existing file; ValueError saying what to give."""
+    if value in CHAT_TEMPLATES:
+        return value
+    if Path(value).expanduser().is_file():
+        return value
+    raise ValueError(
+        f"chat template {value!r} is neither a built-in name ({', '.join(CHAT_TEMPLATES)}) nor an existing "
+        "Jinja file; give one of those names or the path of a .jinja file"
+    )
+
+
+def chat_template_text(value: str) -> str:
+    """The Jinja source of a built-in template name or of a template file."""
+    if value in CHAT_TEMPLATES:
+        return resources.files(__package__).joinpath("chat_templates", f"{value}.jinja").read_text(encoding="utf-8")
+    return Path(check_chat_template(value)).expanduser().read_text(encoding="utf-8")
