@@ -83,7 +83,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from toolsweep.evaluation.command import print_metrics, run_eval
 
     metrics = run_eval(
-        args.model, args.data, suite=args.suite, bfcl_source=args.bfcl_source, live=args.live, n=args.n,
+        args.model, args.data, suite=args.suite, bfcl_source=args.bfcl_source, live=args.live,
+        categories=args.categories, n=args.n,
         out=args.out, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
         trust_remote_code=args.trust_remote_code, backend=args.backend, chat_template=args.chat_template,
     )
@@ -220,10 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = verbs.add_parser("eval", help="score a model's tool calling on our data or the BFCL suite")
     evaluate.add_argument("--model", required=True, help="model directory, hub id, or a built-in: builtin:tiny-tool-lm, "
                           "builtin:smollm2-135m-instruct (`toolsweep models list`)")
-    evaluate.add_argument("--data", default="builtin:test", help="builtin:SPLIT, a JSONL file, or a hub data set")
+    evaluate.add_argument("--data", default="builtin:test", help="builtin:test, builtin:validation, "
+                          "builtin:unseen_phrasing (test values, wordings training never saw), a JSONL file, or a "
+                          "hub data set")
     evaluate.add_argument("--suite", choices=["bfcl"], help="run a standard suite instead of --data")
     evaluate.add_argument("--bfcl-source", help="BFCL data: a bfcl-eval wheel, or a directory (default: installed bfcl_eval)")
     evaluate.add_argument("--live", action="store_true", help="with --suite bfcl: add live_simple/multiple/irrelevance")
+    evaluate.add_argument("--categories", metavar="A,B", help="with --suite bfcl: only these categories, e.g. "
+                          "simple_python,multiple (default: simple_python, multiple, parallel, parallel_multiple, "
+                          "irrelevance)")
     evaluate.add_argument("--n", type=int, help="examples to use (per category for BFCL)")
     evaluate.add_argument("--batch-size", type=int, help="generation batch size (default: fits a token budget)")
     evaluate.add_argument("--max-new-tokens", type=int, default=128, help="generation limit per answer")

