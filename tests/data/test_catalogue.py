@@ -1,24 +1,31 @@
-"""The bundled catalogues: size, domains, typed params, confusable pairs, target/pretrain disjointness."""
+"""The bundled target catalogue and the procedural pretraining tools: size, domains, typed params,
+confusable pairs, phrasing partitions, and that procedural tools never reproduce a target tool."""
 
 from __future__ import annotations
 
 import pytest
 
-from toolsweep.data import confusable_pairs, pretrain_tools, target_tools, templates_for, tools_by_domain
-from toolsweep.data.catalogue import tool_entry
-from toolsweep.data.values import SPLITS, pool_for_split, pools
+import random
+
+from toolsweep.data import confusable_pairs, target_tools, templates_for, tools_by_domain
+from toolsweep.data.catalogue import PHRASINGS, tool_entry
+from toolsweep.data.procedural import procedural_tools
+from toolsweep.data.values import POOLS, SPLITS, sample_string, value_split
 
 
 def _names(tools):
     return {t["function"]["name"] for t in tools}
 
 
-@pytest.mark.parametrize("tools, catalogue", [(target_tools, "target"), (pretrain_tools, "pretrain")])
-def test_catalogue_size_and_domains(tools, catalogue):
+def _procedural_specs():
+    return [entry.spec for entry in procedural_tools(300, seed=0)]
+
+
+@pytest.mark.parametrize("tools", [target_tools, _procedural_specs])
+def test_catalogue_size_and_domains(tools):
     specs = tools()
     assert len(specs) >= 40
     assert len(_names(specs)) == len(specs)
-    assert len(tools_by_domain(catalogue)) >= 8
     for spec in specs:
         assert spec["type"] == "function"
         fn = spec["function"]
@@ -40,9 +47,15 @@ def test_target_uses_every_param_type_and_optionals():
     assert has_optional >= 10
 
 
-def test_target_and_pretrain_are_disjoint():
-    assert not _names(target_tools()) & _names(pretrain_tools())
-    assert not set(tools_by_domain("target")) & set(tools_by_domain("pretrain"))
+def test_target_has_domains():
+    assert len(tools_by_domain("target")) >= 8
+
+
+def test_procedural_tools_never_reproduce_a_target_tool_or_domain():
+    procedural = procedural_tools(3000, seed=1)
+    assert not _names(e.spec for e in procedural) & _names(target_tools())
+    assert not {e.domain for e in procedural} & set(tools_by_domain("target"))
+    assert procedural_tools(50, seed=1) == procedural[:50]  # deterministic from the seed
 
 
 def test_confusable_pairs_name_catalogue_tools():
@@ -51,8 +64,6 @@ def test_confusable_pairs_name_catalogue_tools():
     assert expected <= set(pairs)
     names = _names(target_tools())
     assert all(a in names and b in names and a != b for a, b in pairs)
-    pre = _names(pretrain_tools())
-    assert all(a in pre and b in pre for a, b in confusable_pairs("pretrain"))
 
 
 def test_specs_are_fresh_copies():
@@ -62,23 +73,24 @@ def test_specs_are_fresh_copies():
 
 
 def test_templates_partitioned_per_tool():
-    for spec in target_tools() + pretrain_tools():
+    for spec in target_tools():
         name = spec["function"]["name"]
-        parts = [set(templates_for(name, split)) for split in SPLITS]
+        parts = [set(templates_for(name, phrasing)) for phrasing in PHRASINGS]
         assert all(parts), name
-        assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
-        assert set().union(*parts) == set(tool_entry(name).templates)
+        assert not parts[0] & parts[1]
+        assert parts[0] | parts[1] == set(tool_entry(name).templates)
 
 
-def test_every_pool_has_values_in_every_split():
-    for pool in pools():
-        splits = [set(pool_for_split(pool, split)) for split in SPLITS]
-        assert all(splits), pool
-        assert not (splits[0] & splits[2] or splits[1] & splits[2] or splits[0] & splits[1])
+@pytest.mark.parametrize("pool", POOLS)
+def test_every_pool_draws_values_owned_by_each_split(pool):
+    rng = random.Random(0)
+    for split in SPLITS:
+        values = {sample_string(rng, pool, split) for _ in range(30)}
+        assert {value_split(v) for v in values} == {split}
 
 
 def test_unknown_catalogue_and_split_errors_say_what_to_use():
-    with pytest.raises(ValueError, match="target, pretrain"):
+    with pytest.raises(ValueError, match="use one of target"):
         tools_by_domain("nope")
-    with pytest.raises(ValueError, match="train, validation, test"):
+    with pytest.raises(ValueError, match="seen, unseen"):
         templates_for("get_weather", "dev")

@@ -1,4 +1,5 @@
-"""The example generator: contract shapes, determinism, and train/validation/test disjointness."""
+"""The example generator: contract shapes, determinism, value disjointness of the splits, and the phrasing of
+the headline sets (as in training) and of the unseen_phrasing slice (never in training)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from toolsweep.data import (
     CATEGORIES,
     builtin_dataset,
     generate_examples,
-    pretrain_tools,
     target_tools,
     templates_for,
     tool_domain,
 )
+from toolsweep.data.procedural import procedural_tools
 from toolsweep.data.schema import validate_call
 from toolsweep.data.values import render_value, value_split
 
@@ -106,7 +107,8 @@ def _literal(text):
 
 def test_irrelevance_offers_no_fitting_tool(splits):
     tools = [t["function"]["name"] for t in target_tools()]
-    patterns = {name: [_template_regex(t) for t in templates_for(name, "test")] for name in tools}
+    patterns = {name: [_template_regex(t) for t in templates_for(name, "seen") + templates_for(name, "unseen")]
+                for name in tools}
     off_domain = 0
     for e in splits["test"]:
         if e["category"] != "irrelevance":
@@ -129,23 +131,35 @@ def test_multiple_prefers_confusable_distractors():
         assert offered & {"get_forecast", "get_air_quality"}
 
 
-def test_splits_share_no_values(splits):
-    by_split = {s: {json.dumps(v) for e in ex for v in _free_values(e)} for s, ex in splits.items()}
-    assert all(by_split.values())
-    for a, b in [("train", "validation"), ("train", "test"), ("validation", "test")]:
-        assert not by_split[a] & by_split[b], (a, b, sorted(by_split[a] & by_split[b])[:5])
-    for split, values in by_split.items():
-        assert {value_split(json.loads(v)) for v in values} == {split}
+def test_splits_share_no_values(splits, unseen_phrasing):
+    sets = {**splits, "unseen_phrasing": unseen_phrasing}
+    by_set = {s: {json.dumps(v) for e in ex for v in _free_values(e)} for s, ex in sets.items()}
+    assert all(by_set.values())
+    for a, b in [("train", "validation"), ("train", "test"), ("validation", "test"), ("train", "unseen_phrasing"),
+                 ("validation", "unseen_phrasing")]:
+        assert not by_set[a] & by_set[b], (a, b, sorted(by_set[a] & by_set[b])[:5])
+    for name, values in by_set.items():
+        owner = "test" if name == "unseen_phrasing" else name
+        assert {value_split(json.loads(v)) for v in values} == {owner}
 
 
-def test_splits_share_no_phrasing(splits):
-    by_split = {s: {_skeleton(e) for e in ex if e["category"] in ("simple", "multiple", "parallel")}
-                for s, ex in splits.items()}
-    for a, b in [("train", "validation"), ("train", "test"), ("validation", "test")]:
-        assert not by_split[a] & by_split[b], sorted(by_split[a] & by_split[b])[:3]
-    queries = {s: {e["messages"][0]["content"] for e in ex if e["category"] == "irrelevance"}
-               for s, ex in splits.items()}
-    assert not queries["train"] & queries["test"]
+def test_values_rarely_repeat(splits):
+    """Values come from very large spaces: memorising a parameter's values cannot pay."""
+    values = [json.dumps(v) for e in splits["train"] for v in _free_values(e)]
+    assert len(set(values)) > 0.8 * len(values)
+
+
+def test_headline_sets_use_training_phrasing_and_the_slice_does_not(splits, unseen_phrasing):
+    def skeletons(examples):
+        return {_skeleton(e) for e in examples if e["category"] in ("simple", "multiple")}
+
+    train, test, unseen = skeletons(splits["train"]), skeletons(splits["test"]), skeletons(unseen_phrasing)
+    assert len(test & train) > 0.3 * len(test)  # the same templates (optional clauses vary)
+    assert not unseen & train, sorted(unseen & train)[:3]
+    queries = {name: {e["messages"][0]["content"] for e in ex if e["category"] == "irrelevance"}
+               for name, ex in (("train", splits["train"]), ("unseen", unseen_phrasing))}
+    assert not queries["train"] & queries["unseen"]
+    assert all(e["id"].startswith("test-unseen-") for e in unseen_phrasing)
 
 
 def test_rendered_prompts_stay_short(splits):
@@ -179,11 +193,22 @@ def test_category_counts_follow_weights():
     assert counts == {"simple": 75, "multiple": 0, "parallel": 25, "irrelevance": 0}
 
 
-def test_pretrain_catalogue_generates():
-    examples = generate_examples(pretrain_tools(), "train", 200, list(CATEGORIES), seed=0)
-    pre = {t["function"]["name"] for t in pretrain_tools()}
-    assert all(t["function"]["name"] in pre for e in examples for t in e["tools"])
+def test_procedural_tools_generate_valid_calls_and_no_off_topic_rows_when_asked():
+    tools = procedural_tools(500, seed=0)
+    examples = generate_examples(tools, "train", 300, list(CATEGORIES), seed=0, off_topic=False)
+    names = {e.name for e in tools}
+    assert all(t["function"]["name"] in names for e in examples for t in e["tools"])
     assert all(validate_call(c, e["tools"]) == [] for e in examples for c in _calls(e))
+    for e in examples:
+        for call in _calls(e):
+            for value in call["function"]["arguments"].values():
+                if not isinstance(value, bool):
+                    items = value if isinstance(value, list) else [value]
+                    assert all(render_value(v) in e["messages"][0]["content"] for v in items)
+    from toolsweep.data.templates import OFF_TOPIC_QUERIES
+    assert not {e["messages"][0]["content"] for e in examples} & set(OFF_TOPIC_QUERIES)
+    assert generate_examples(tools, "train", 300, list(CATEGORIES), seed=0, off_topic=False) == examples
+    assert generate_examples(tools, "train", 300, list(CATEGORIES), seed=1, off_topic=False) != examples
 
 
 def test_bad_arguments_say_what_to_change():
@@ -198,11 +223,9 @@ def test_bad_arguments_say_what_to_change():
 
 
 @pytest.mark.parametrize("split", ["train", "validation", "test"])
-def test_parallel_examples_generate_for_every_tool_of_both_catalogues(split: str) -> None:
+def test_parallel_examples_generate_for_target_and_procedural_tools(split: str) -> None:
     """Some tools have a single value of their only free parameter per split; they cannot be asked
     for twice, and the generator must fall back to different tools instead of failing."""
-    from toolsweep.data import pretrain_tools, target_tools
-
-    for tools in (pretrain_tools(), target_tools()):
+    for tools in (procedural_tools(200, seed=0), target_tools()):
         examples = generate_examples(tools, split, 400, ["parallel"], seed=0)
         assert all(len(e["messages"][-1]["tool_calls"]) >= 2 for e in examples)

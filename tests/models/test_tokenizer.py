@@ -28,8 +28,8 @@ def test_render_matches_the_contract_call_format(examples: list[dict]) -> None:
     assert ('<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "New York"}}\n'
             '</tool_call>\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>'
             + EOS_TOKEN) in text
-    assert '\n{"name": "send_sms", "description": "Send a text message.", "parameters": ' in text
-    assert text.startswith("<|im_start|>system\nTools:\n{")
+    assert '\nsend_sms(to: string (To), text: string (Text)): Send a text message.' in text
+    assert text.startswith("<|im_start|>system\nTools:\n")
 
 
 def test_string_arguments_system_and_tool_turns(examples: list[dict]) -> None:

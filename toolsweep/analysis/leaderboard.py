@@ -16,7 +16,7 @@ from toolsweep.analysis.rundir import RunDir
 
 __all__ = ["leaderboard_frame", "print_leaderboard", "write_leaderboard"]
 
-_HEADLINE = ("test/exact_match", "val/exact_match", "sft/exact_match")
+_HEADLINE = ("test/exact_match", "test/unseen_phrasing/exact_match", "val/exact_match", "sft/exact_match")
 
 
 def _cell(value: Any) -> Any:

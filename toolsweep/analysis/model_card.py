@@ -73,7 +73,9 @@ Searched values of this trial:
 ## Test accuracy
 
 Exact match on {provenance['test_examples']} held-out test examples: **{_pct(metrics.get('test/exact_match'))}**
-(re-measured on the exported files: {_pct(provenance['verification']['reproduced'])}).
+(re-measured on the exported files: {_pct(provenance['verification']['reproduced'])}). Their argument values
+never occur in training; their wordings do. On the unseen-phrasing slice, {provenance['test_examples']} test
+examples worded with templates training never saw: **{_pct(metrics.get('test/unseen_phrasing/exact_match'))}**.
 
 {_markdown_table(per_category)}
 ### Variants of this configuration (test split)

@@ -66,10 +66,12 @@ def param_plots(run: RunDir, frame: Any, out_dir: Path) -> dict[str, Path]:
             pts = [(x, y) for x, y, keep in zip(xs, frame[run.metric], mask) if keep and y is not None and not math.isnan(y)]
             if pts:
                 ax.scatter(*zip(*pts), label=f"{run.metric} ({label})", **style)
-        if "test/exact_match" in frame and run.metric != "test/exact_match":
-            pts = [(x, y) for x, y, keep in zip(xs, frame["test/exact_match"], completed) if keep and y is not None and not math.isnan(y)]
+        for column, color, marker in (("test/exact_match", "tab:orange", "^"), ("test/unseen_phrasing/exact_match", "tab:green", "v")):
+            if column not in frame or run.metric == column:
+                continue
+            pts = [(x, y) for x, y, keep in zip(xs, frame[column], completed) if keep and y is not None and not math.isnan(y)]
             if pts:
-                ax.scatter(*zip(*pts), label="test/exact_match", color="tab:orange", marker="^", alpha=0.8)
+                ax.scatter(*zip(*pts), label=column, color=color, marker=marker, alpha=0.8)
         if log:
             ax.set_xscale("log")
         if labels is not None:

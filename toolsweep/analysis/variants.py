@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from toolsweep.analysis.rundir import RunDir, load_run
+from toolsweep.data.prepare import UNSEEN_PHRASING
 
 __all__ = ["VARIANTS", "VARIANTS_FILE", "compute_variants", "load_or_compute_variants", "variant_rows"]
 
@@ -27,18 +28,24 @@ def _test_metrics(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def _evaluate_base(spec: Any, out_dir: Path) -> dict[str, float]:
-    from toolsweep.data.prepare import evaluation_split
     from toolsweep.trainers.hardware import choose_precision
     from toolsweep.trainers.loading import configure_hub_access, load_base, load_tokenizer
-    from toolsweep.trainers.pipeline import evaluate_model
 
     configure_hub_access(spec.model)
     tokenizer = load_tokenizer(spec.model)
     base = load_base(spec.model, "auto")
     precision = choose_precision(spec.resources.precision, base.num_parameters())
     base = base.to(precision.torch_dtype).eval()
-    test = evaluation_split("test", spec.data.test_examples)
-    return evaluate_model(base, tokenizer, test, spec, out_dir / "test_failures.jsonl")
+    return _evaluate_test(base, tokenizer, spec, out_dir)
+
+
+def _evaluate_test(model: Any, tokenizer: Any, spec: Any, out_dir: Path) -> dict[str, float]:
+    """The test metrics a trial reports (headline set and slices), without their ``test/`` prefix."""
+    from toolsweep.data.prepare import evaluation_split, test_slices
+    from toolsweep.trainers.pipeline import evaluate_test_sets
+
+    n = spec.data.test_examples
+    return _test_metrics(evaluate_test_sets(model, tokenizer, evaluation_split("test", n), test_slices(n), spec, out_dir))
 
 
 def _sft_stage(run: RunDir, trial: dict[str, Any], spec: Any) -> Any:
@@ -55,10 +62,9 @@ def _sft_stage(run: RunDir, trial: dict[str, Any], spec: Any) -> Any:
 
 
 def _evaluate_sft(run: RunDir, trial: dict[str, Any], spec: Any, out_dir: Path) -> dict[str, float] | None:
-    from toolsweep.data.prepare import evaluation_split
     from toolsweep.trainers.hardware import choose_precision
     from toolsweep.trainers.loading import configure_hub_access, load_tokenizer
-    from toolsweep.trainers.pipeline import _load_stage, evaluate_model
+    from toolsweep.trainers.pipeline import _load_stage
 
     done = _sft_stage(run, trial, spec)
     if done is None:
@@ -66,8 +72,7 @@ def _evaluate_sft(run: RunDir, trial: dict[str, Any], spec: Any, out_dir: Path) 
     configure_hub_access(spec.model)
     tokenizer = load_tokenizer(spec.model)
     model = _load_stage(spec, choose_precision(spec.resources.precision), done, trainable=False).eval()
-    test = evaluation_split("test", spec.data.test_examples)
-    return evaluate_model(model, tokenizer, test, spec, out_dir / "test_failures.jsonl")
+    return _evaluate_test(model, tokenizer, spec, out_dir)
 
 
 def _run_dpo_only(spec: Any, out_dir: Path) -> dict[str, float]:
@@ -142,13 +147,15 @@ def load_or_compute_variants(run_dir: str | Path) -> dict[str, Any]:
 
 
 def variant_rows(variants: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per variant: overall exact match, then per category, as fractions (None where not computed)."""
+    """One row per variant: exact match on the test set and on its unseen-phrasing slice, then per category of
+    the test set, as fractions (None where not computed)."""
     categories = sorted({key.split("/", 1)[1] for metrics in variants["variants"].values() if metrics
                          for key in metrics if key.startswith("exact_match/")})
     rows = []
     for name in VARIANTS:
         metrics = variants["variants"].get(name) or {}
-        row: dict[str, Any] = {"variant": _LABELS[name], "exact_match": metrics.get("exact_match")}
+        row: dict[str, Any] = {"variant": _LABELS[name], "exact_match": metrics.get("exact_match"),
+                               UNSEEN_PHRASING: metrics.get(f"{UNSEEN_PHRASING}/exact_match")}
         for category in categories:
             row[category] = metrics.get(f"exact_match/{category}")
         rows.append(row)

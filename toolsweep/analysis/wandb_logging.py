@@ -193,8 +193,9 @@ class WandbTrialReporter:
             if error is not None:
                 summary["trial/error"] = f"{type(error).__name__}: {error}"[:500]
             run.summary.update(summary)
-            if (self.trial_dir / "test_failures.jsonl").is_file():
-                run.log({"test/failures": failures_table(self.trial_dir / "test_failures.jsonl"), "global_step": self.step})
+            for failures in sorted(self.trial_dir.glob("test*_failures.jsonl")):  # test set and its slices
+                key = failures.name.removesuffix("_failures.jsonl").replace("test_", "test/", 1)
+                run.log({f"{key}/failures": failures_table(failures), "global_step": self.step})
             run.finish(exit_code=1 if error is not None else 0)
             import wandb
 

@@ -3,14 +3,13 @@ DPO preference pairs and loaders for user data. Records follow docs/data_contrac
 
 from toolsweep.data.catalogue import (
     confusable_pairs,
-    pretrain_tools,
     target_tools,
     templates_for,
     tool_domain,
     tools_by_domain,
 )
 from toolsweep.data.formats import example_to_xlam, spec_to_xlam_tool, xlam_tool_to_spec
-from toolsweep.data.generator import CATEGORIES, builtin_dataset, generate_examples, make_splits
+from toolsweep.data.generator import CATEGORIES, builtin_dataset, generate_examples
 from toolsweep.data.loaders import (
     DataValidationError,
     LoadReport,
@@ -41,9 +40,7 @@ __all__ = [
     "load_hub_dataset",
     "load_jsonl",
     "make_preference_pairs",
-    "make_splits",
     "mix_dataset",
-    "pretrain_tools",
     "sample_mix",
     "spec_to_xlam_tool",
     "target_tools",

@@ -1,12 +1,11 @@
-"""The bundled tool catalogues: a *target* catalogue and a disjoint *pretraining* catalogue.
+"""The bundled target catalogue: the tools a sweep fine-tunes for, with the templates that phrase requests.
 
 Tools are returned as OpenAI function specs (plain dicts, fresh copies on every call), so callers
 may mutate them. The phrasing templates and value specs that the generator needs stay here, keyed
 by tool name, and are not part of the spec a model sees.
 
-Why two catalogues: the built-in base model is pretrained on ``pretrain_tools()`` to learn the
-``<tool_call>`` format; a sweep then fine-tunes on ``target_tools()``, which that base has never
-seen, so improvements are attributable to fine-tuning.
+The built-in base model is pretrained on procedurally generated tools (``procedural.py``), never on this
+catalogue, so a sweep's SFT/DPO on it measurably lifts the base's accuracy.
 """
 
 from __future__ import annotations
@@ -16,14 +15,16 @@ import dataclasses
 import functools
 import re
 
-from toolsweep.data import _pretrain_catalogue, _target_catalogue
-from toolsweep.data.values import SPLITS, check_split, pools
+from toolsweep.data import _target_catalogue
+from toolsweep.data.values import POOLS, SPLITS
 
-CATALOGUES: tuple[str, ...] = ("target", "pretrain")
+CATALOGUES: tuple[str, ...] = ("target",)
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 _BOOL_SEGMENT = re.compile(r"^\?(\w+):([^|]*)\|(.*)$")
 _TEMPLATE_SPLIT = ("train", "train", "train", "validation", "test")
+PHRASINGS: tuple[str, ...] = ("seen", "unseen")
+"""``seen``: the phrasing templates training draws from; ``unseen``: the held-out ones."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,12 +121,13 @@ def _check_template(tool: str, params: dict[str, ParamSpec], template: str) -> N
             raise ValueError(f"{tool}: segment [{segment}] must mention exactly one optional parameter")
 
 
-def _build_entry(row: tuple, catalogue: str) -> ToolEntry:
+def build_entry(row: tuple, catalogue: str) -> ToolEntry:
+    """A :class:`ToolEntry` from a catalogue row ``(name, domain, description, params, templates)``; raises
+    ValueError when a template cannot yield exactly-recoverable arguments."""
     name, domain, description, raw_params, templates = row
     params = {p.name: p for p in (_parse_param(k, v) for k, v in raw_params.items())}
-    known_pools = pools()
     for p in params.values():
-        if p.kind in ("pool", "list") and p.pool not in known_pools:
+        if p.kind in ("pool", "list") and p.pool not in POOLS:
             raise ValueError(f"{name}: parameter {p.name!r} uses unknown pool {p.pool!r}")
     if len(templates) < len(_TEMPLATE_SPLIT):
         raise ValueError(f"{name}: needs >= {len(_TEMPLATE_SPLIT)} templates so every split gets one")
@@ -140,10 +142,10 @@ def _build_entry(row: tuple, catalogue: str) -> ToolEntry:
 
 @functools.cache
 def _entries(catalogue: str) -> dict[str, ToolEntry]:
-    module = {"target": _target_catalogue, "pretrain": _pretrain_catalogue}.get(catalogue)
+    module = {"target": _target_catalogue}.get(catalogue)
     if module is None:
         raise ValueError(f"unknown catalogue {catalogue!r}; use one of {', '.join(CATALOGUES)}")
-    entries = {row[0]: _build_entry(row, catalogue) for row in module.TOOLS}
+    entries = {row[0]: build_entry(row, catalogue) for row in module.TOOLS}
     if len(entries) != len(module.TOOLS):
         raise ValueError(f"duplicate tool names in the {catalogue} catalogue")
     for a, b in module.CONFUSABLE_PAIRS:
@@ -159,17 +161,12 @@ def tool_entry(name: str) -> ToolEntry:
         if entry is not None:
             return entry
     raise KeyError(f"tool {name!r} is not in the bundled catalogues; the generator can only phrase "
-                   "requests for tools from target_tools() or pretrain_tools()")
+                   "requests for tools from target_tools() (or ToolEntry objects, e.g. procedural_tools())")
 
 
 def target_tools() -> list[dict]:
     """The target catalogue as OpenAI function specs (fresh copies)."""
     return [copy.deepcopy(e.spec) for e in _entries("target").values()]
-
-
-def pretrain_tools() -> list[dict]:
-    """The pretraining catalogue (no name or domain shared with the target one), as OpenAI specs."""
-    return [copy.deepcopy(e.spec) for e in _entries("pretrain").values()]
 
 
 def tools_by_domain(catalogue: str = "target") -> dict[str, list[dict]]:
@@ -188,7 +185,7 @@ def tool_domain(name: str) -> str:
 def confusable_pairs(catalogue: str = "target") -> list[tuple[str, str]]:
     """Pairs of tools that are easy to mix up (used as distractors and wrong_tool rejections)."""
     _entries(catalogue)
-    module = _target_catalogue if catalogue == "target" else _pretrain_catalogue
+    module = _target_catalogue
     return list(module.CONFUSABLE_PAIRS)
 
 
@@ -205,11 +202,19 @@ def confusables_of(name: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def templates_for(name: str, split: str) -> list[str]:
-    """The phrasing templates of tool ``name`` that belong to ``split`` (disjoint across splits)."""
-    check_split(split)
-    templates = tool_entry(name).templates
-    return [t for i, t in enumerate(templates) if _TEMPLATE_SPLIT[i % len(_TEMPLATE_SPLIT)] == split]
+def phrasing_items(items: tuple[str, ...] | list[str], phrasing: str) -> list[str]:
+    """The items of a phrasing list (templates, connectors, off-topic queries) of ``phrasing``.
+
+    Item ``i`` is ``seen`` when ``i % 5 < 3`` (training draws from these, and so do the headline validation
+    and test sets, with unseen values) and ``unseen`` otherwise (the ``unseen_phrasing`` evaluation slice)."""
+    if phrasing not in PHRASINGS:
+        raise ValueError(f"unknown phrasing {phrasing!r}; use one of {', '.join(PHRASINGS)}")
+    return [item for i, item in enumerate(items) if (_TEMPLATE_SPLIT[i % len(_TEMPLATE_SPLIT)] == "train") == (phrasing == "seen")]
+
+
+def templates_for(name: str, phrasing: str) -> list[str]:
+    """The phrasing templates of tool ``name`` that are ``seen`` in training or held out (``unseen``)."""
+    return phrasing_items(tool_entry(name).templates, phrasing)
 
 
 def tool_name(tool: dict) -> str:
@@ -219,12 +224,14 @@ def tool_name(tool: dict) -> str:
 
 __all__ = [
     "CATALOGUES",
+    "PHRASINGS",
     "SPLITS",
     "ParamSpec",
     "ToolEntry",
+    "build_entry",
     "confusable_pairs",
     "confusables_of",
-    "pretrain_tools",
+    "phrasing_items",
     "target_tools",
     "templates_for",
     "tool_domain",

@@ -7,19 +7,22 @@ Categories:
 - ``irrelevance``: no offered tool fits (an off-topic query, or a request for a tool of another
   domain that is not offered); the answer is a short text and has no ``tool_calls`` key.
 
-Splits never share phrasing templates or free-form argument values (``values.py``,
-``templates.py``), so the test split measures generalisation rather than recall. Example ``k`` of a
-category depends only on ``(seed, split, category, k)``, so growing ``n`` keeps earlier examples.
+Splits never share free-form argument values (``values.py``), so a validation or test example is a
+tool × values × phrasing combination no training example had. Phrasing is chosen separately: ``seen``
+templates are the ones training uses (the headline validation and test sets), ``unseen`` templates are
+held out of training altogether (the ``unseen_phrasing`` evaluation slice). Example ``k`` of a category
+depends only on ``(seed, split, phrasing, category, k)``, so growing ``n`` keeps earlier examples.
 """
 
 from __future__ import annotations
 
 import copy
 import random
+from dataclasses import dataclass
 
 from toolsweep.data.catalogue import ToolEntry, confusables_of, target_tools, tool_entry, tool_name
 from toolsweep.data.templates import join_requests, off_topic_query, refusal, render_request
-from toolsweep.data.values import SPLITS, check_split
+from toolsweep.data.values import check_split
 
 CATEGORIES: tuple[str, ...] = ("simple", "multiple", "parallel", "irrelevance")
 DEFAULT_CATEGORIES: dict[str, float] = {"simple": 0.4, "multiple": 0.3, "parallel": 0.15, "irrelevance": 0.15}
@@ -60,12 +63,17 @@ def allocate(weights: dict[str, float], n: int) -> dict[str, int]:
     return counts
 
 
-def generate_examples(tools: list[dict], split: str, n: int,
-                      categories: dict[str, float] | list[str] | None = None, seed: int = 0) -> list[dict]:
-    """Generate ``n`` examples for ``split`` over ``tools`` (bundled catalogue specs), seeded.
+def generate_examples(tools: list[dict] | list[ToolEntry], split: str, n: int,
+                      categories: dict[str, float] | list[str] | None = None, seed: int = 0,
+                      phrasing: str = "seen", off_topic: bool = True) -> list[dict]:
+    """Generate ``n`` examples over ``tools``, seeded: values owned by ``split``, phrasing templates of
+    ``phrasing`` (``seen``: those training uses; ``unseen``: the held-out ones).
 
-    ``categories`` maps category -> weight (or lists categories, equal weights); counts are exact
+    ``tools`` are bundled catalogue specs, or :class:`ToolEntry` objects (e.g. procedurally generated
+    tools). ``categories`` maps category -> weight (or lists categories, equal weights); counts are exact
     proportions of ``n`` (largest remainder) and the categories are interleaved deterministically.
+    Without ``off_topic``, irrelevance examples only ask for tools that are not offered (the built-in base's
+    pretraining leaves refusing chit-chat to SFT).
     """
     check_split(split)
     if n < 0:
@@ -73,8 +81,8 @@ def generate_examples(tools: list[dict], split: str, n: int,
     weights = normalise_weights(categories or DEFAULT_CATEGORIES, CATEGORIES, "category")
     if not tools:
         raise ValueError("tools is empty; pass e.g. target_tools()")
-    offered = {tool_name(t): t for t in tools}
-    entries = [tool_entry(name) for name in offered]
+    entries = [t if isinstance(t, ToolEntry) else tool_entry(tool_name(t)) for t in tools]
+    offered = {e.name: e.spec for e in entries}
     if "multiple" in weights and len(entries) < 3:
         raise ValueError(f"category 'multiple' needs >= 3 tools, got {len(entries)}")
     counts = allocate(weights, n)
@@ -84,10 +92,11 @@ def generate_examples(tools: list[dict], split: str, n: int,
     examples = []
     for category in order:
         k = seen[category] = seen.get(category, -1) + 1
-        rng = random.Random(f"{seed}|{split}|{category}|{k}")
-        example = _BUILDERS[category](entries, split, rng)
+        rng = random.Random(f"{seed}|{split}|{phrasing}|{category}|{k}")
+        example = _BUILDERS[category](_Draw(entries, split, phrasing, rng, off_topic))
         example["tools"] = [copy.deepcopy(offered[name]) for name in example["tools"]]
-        examples.append({"id": f"{split}-{category}-{k:06d}", "category": category, **example})
+        slice_tag = "" if phrasing == "seen" else f"{phrasing}-"
+        examples.append({"id": f"{split}-{slice_tag}{category}-{k:06d}", "category": category, **example})
     return examples
 
 
@@ -115,66 +124,81 @@ def _distractors(target: ToolEntry, entries: list[ToolEntry], k: int, rng: rando
     return ranked[:k]
 
 
-def _single(entries: list[ToolEntry], split: str, rng: random.Random, n_tools: int, confusable_first: bool) -> dict:
-    target = rng.choice(entries)
-    text, args = render_request(target, split, rng)
-    names = [target.name] + _distractors(target, entries, n_tools - 1, rng, confusable_first)
+@dataclass(frozen=True)
+class _Draw:
+    """What one example is drawn from: the offered catalogue, the split owning its values, the phrasing
+    its templates come from, and its own seeded random stream."""
+
+    entries: list[ToolEntry]
+    split: str
+    phrasing: str
+    rng: random.Random
+    off_topic: bool = True
+
+    def request(self, entry: ToolEntry, avoid: list[dict] | None = None) -> tuple[str, dict]:
+        return render_request(entry, self.split, self.rng, avoid=avoid, phrasing=self.phrasing)
+
+
+def _single(draw: _Draw, n_tools: int, confusable_first: bool) -> dict:
+    rng = draw.rng
+    target = rng.choice(draw.entries)
+    text, args = draw.request(target)
+    names = [target.name] + _distractors(target, draw.entries, n_tools - 1, rng, confusable_first)
     rng.shuffle(names)
     return {"tools": names, "messages": [{"role": "user", "content": text},
                                          _calls_message([_call(target.name, args)])]}
 
 
-def _simple(entries: list[ToolEntry], split: str, rng: random.Random) -> dict:
-    return _single(entries, split, rng, rng.randint(1, 3), confusable_first=False)
+def _simple(draw: _Draw) -> dict:
+    return _single(draw, draw.rng.randint(1, 3), confusable_first=False)
 
 
-def _multiple(entries: list[ToolEntry], split: str, rng: random.Random) -> dict:
-    return _single(entries, split, rng, rng.randint(3, min(8, len(entries))), confusable_first=True)
+def _multiple(draw: _Draw) -> dict:
+    return _single(draw, draw.rng.randint(3, min(8, len(draw.entries))), confusable_first=True)
 
 
-def _parallel(entries: list[ToolEntry], split: str, rng: random.Random) -> dict:
+def _parallel(draw: _Draw) -> dict:
+    rng, entries = draw.rng, draw.entries
     n_calls = 2 if rng.random() < 0.8 else 3
     if rng.random() < 0.5 or len(entries) < n_calls:
         chosen = [rng.choice(entries)] * n_calls
     else:
         chosen = rng.sample(entries, n_calls)
     try:
-        texts, calls = _parallel_requests(chosen, split, rng)
+        texts, calls = _parallel_requests(chosen, draw)
     except ValueError:
         # A tool whose split holds a single value of its only free parameter cannot be asked for
         # twice (e.g. an int range of 1-5 split by value): call different tools instead.
         chosen = rng.sample(entries, min(n_calls, len(entries)))
-        texts, calls = _parallel_requests(chosen, split, rng)
+        texts, calls = _parallel_requests(chosen, draw)
     called = list(dict.fromkeys(e.name for e in chosen))
     pool = [e for e in entries if e.name not in called]
     names = called + [e.name for e in rng.sample(pool, min(rng.randint(0, 2), len(pool)))]
     rng.shuffle(names)
-    return {"tools": names, "messages": [{"role": "user", "content": join_requests(texts, split, rng)},
+    return {"tools": names, "messages": [{"role": "user", "content": join_requests(texts, draw.phrasing, rng)},
                                          _calls_message(calls)]}
 
 
-def _parallel_requests(chosen: list[ToolEntry], split: str, rng: random.Random) -> tuple[list[str], list[dict]]:
+def _parallel_requests(chosen: list[ToolEntry], draw: _Draw) -> tuple[list[str], list[dict]]:
     texts: list[str] = []
     calls: list[dict] = []
     for entry in chosen:
         previous = [c["function"]["arguments"] for c in calls if c["function"]["name"] == entry.name]
-        for _ in range(50):
-            text, args = render_request(entry, split, rng, avoid=previous[-1] if previous else None)
-            if all(args != p for p in previous):
-                break
+        text, args = draw.request(entry, avoid=previous)
         texts.append(text)
         calls.append(_call(entry.name, args))
     return texts, calls
 
 
-def _irrelevance(entries: list[ToolEntry], split: str, rng: random.Random) -> dict:
+def _irrelevance(draw: _Draw) -> dict:
+    rng, entries = draw.rng, draw.entries
     asked = rng.choice(entries)
     unrelated = [e for e in entries if e.domain != asked.domain and e.name not in confusables_of(asked.name)]
-    if unrelated and rng.random() < 0.5:
-        text, _ = render_request(asked, split, rng)
+    if unrelated and (not draw.off_topic or rng.random() < 0.5):
+        text, _ = draw.request(asked)
         pool = unrelated
     else:
-        text, pool = off_topic_query(split, rng), entries
+        text, pool = off_topic_query(draw.phrasing, rng), entries
     names = [e.name for e in rng.sample(pool, min(rng.randint(1, 4), len(pool)))]
     return {"tools": names, "messages": [{"role": "user", "content": text},
                                          {"role": "assistant", "content": refusal(rng)}]}
@@ -184,15 +208,6 @@ _BUILDERS = {"simple": _simple, "multiple": _multiple, "parallel": _parallel, "i
 
 
 def builtin_dataset(split: str, n: int, categories: dict[str, float] | list[str] | None = None,
-                    seed: int = 0) -> list[dict]:
+                    seed: int = 0, phrasing: str = "seen") -> list[dict]:
     """``n`` examples of ``split`` over the target catalogue (the default data of a sweep)."""
-    return generate_examples(target_tools(), split, n, categories, seed)
-
-
-def make_splits(seed: int = 0, sizes: dict[str, int] | None = None,
-                categories: dict[str, float] | list[str] | None = None) -> dict[str, list[dict]]:
-    """Train/validation/test examples over the target catalogue; default sizes 2000/200/400."""
-    sizes = sizes or {"train": 2000, "validation": 200, "test": 400}
-    for split in sizes:
-        check_split(split)
-    return {split: builtin_dataset(split, sizes[split], categories, seed) for split in SPLITS if split in sizes}
+    return generate_examples(target_tools(), split, n, categories, seed, phrasing)

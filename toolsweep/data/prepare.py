@@ -2,8 +2,10 @@
 
 The training mix follows the sweep's source weights (searchable), but validation and test do not: they
 are fixed, equal-weight samples of the held-out splits of the bundled set, so trials with different mixes
-are scored on the same examples and their accuracies are comparable. The splits share neither phrasing
-templates nor argument values with training, so the score measures generalisation.
+are scored on the same examples and their accuracies are comparable. Validation and test share no argument
+value with training (every example is a new tool × values × phrasing combination) but use the phrasing
+templates training uses; the ``unseen_phrasing`` test slice uses templates training never saw, so the two
+test scores separate "copies new values" from "understands new wordings".
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from toolsweep.data.loaders import LoadReport, load_hub_dataset, load_jsonl
 from toolsweep.data.mix import Source, builtin_sources, sample_mix
 from toolsweep.data.preferences import make_preference_pairs
 
-__all__ = ["EVAL_CATEGORIES", "PreparedData", "evaluation_split", "prepare_data"]
+__all__ = ["EVAL_CATEGORIES", "UNSEEN_PHRASING", "PreparedData", "evaluation_split", "prepare_data", "test_slices"]
 
 EVAL_CATEGORIES = dict.fromkeys(BUILTIN_CATEGORIES, 1.0)
+UNSEEN_PHRASING = "unseen_phrasing"
+"""The test slice whose phrasing templates training never saw (metrics ``test/unseen_phrasing/...``)."""
 # Held-out splits do not depend on the sweep's seed: every sweep and trial is scored on the same examples.
 EVAL_SEED = 1234
 
@@ -34,11 +38,16 @@ class PreparedData:
     pairs: list[dict[str, Any]]
     validation: list[dict[str, Any]]
     test: list[dict[str, Any]]
+    test_slices: dict[str, list[dict[str, Any]]]
+    """Further test sets reported beside ``test`` under ``test/<name>/``: ``unseen_phrasing``."""
 
 
-def evaluation_split(split: str, n: int) -> list[dict[str, Any]]:
-    """``n`` examples of the bundled ``validation`` or ``test`` split, equal weight per category."""
-    return generate_examples(target_tools(), split, n, EVAL_CATEGORIES, EVAL_SEED)
+def evaluation_split(split: str, n: int, phrasing: str = "seen") -> list[dict[str, Any]]:
+    """``n`` examples of the bundled ``validation`` or ``test`` split, equal weight per category.
+
+    ``seen`` (the headline): the phrasing templates training uses, with values no training example has;
+    ``unseen``: templates held out of training too (the ``unseen_phrasing`` slice)."""
+    return generate_examples(target_tools(), split, n, EVAL_CATEGORIES, EVAL_SEED, phrasing)
 
 
 def _user_source(name: str, config: Any, strict: bool) -> list[dict[str, Any]]:
@@ -82,4 +91,10 @@ def prepare_data(spec: SweepSpec) -> PreparedData:
         pairs=pairs,
         validation=evaluation_split("validation", data.validation_examples),
         test=evaluation_split("test", data.test_examples),
+        test_slices=test_slices(data.test_examples),
     )
+
+
+def test_slices(n: int) -> dict[str, list[dict[str, Any]]]:
+    """The test slices reported beside the headline test set, ``n`` examples each."""
+    return {UNSEEN_PHRASING: evaluation_split("test", n, "unseen")}

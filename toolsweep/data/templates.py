@@ -2,8 +2,10 @@
 
 Every value is written into the text exactly as it appears in the call's arguments (see
 ``values.render_value``), so a model can only get arguments right by copying them from the query.
-Connectors (for parallel requests) and off-topic queries (for irrelevance) are partitioned across
-splits like the tool templates: item ``i`` belongs to ``("train","train","train","validation","test")[i % 5]``.
+Connectors (for parallel requests) and off-topic queries (for irrelevance) are partitioned like the tool
+templates: item ``i`` is ``seen`` (used in training and in the headline validation and test sets) when
+``i % 5 < 3`` and ``unseen`` (the held-out ``unseen_phrasing`` slice) otherwise. Values are partitioned
+separately, by split (``values.py``).
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ from __future__ import annotations
 import random
 import re
 
-from toolsweep.data.catalogue import ParamSpec, ToolEntry, templates_for
-from toolsweep.data.values import check_split, render_value, sample_int, sample_number, sample_string
+from toolsweep.data.catalogue import ParamSpec, ToolEntry, phrasing_items
+from toolsweep.data.values import render_value, sample_int, sample_number, sample_string
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
 _BOOL_SEGMENT = re.compile(r"^\?(\w+):([^|]*)\|(.*)$")
-_BUCKETS = ("train", "train", "train", "validation", "test")
 OPTIONAL_PROBABILITY = 0.5
 """Chance that a template's optional clause (and so its optional argument) is used."""
 
@@ -53,12 +54,6 @@ REFUSALS: tuple[str, ...] = (
 )
 
 
-def split_items(items: tuple[str, ...] | list[str], split: str) -> list[str]:
-    """The items of a phrasing list owned by ``split`` (by index modulo 5)."""
-    check_split(split)
-    return [item for i, item in enumerate(items) if _BUCKETS[i % len(_BUCKETS)] == split]
-
-
 def draw_value(param: ParamSpec, rng: random.Random, split: str, avoid: set) -> object:
     """Draw a value for ``param`` owned by ``split``; strings and lists avoid ``avoid`` (keeps two
     params of one call, e.g. origin and destination, apart). Numbers may repeat: the narrow ranges of
@@ -90,17 +85,18 @@ def _key(value: object) -> object:
 
 
 def render_request(entry: ToolEntry, split: str, rng: random.Random,
-                   avoid: dict | None = None) -> tuple[str, dict]:
-    """Phrase one request for ``entry``: returns ``(text, arguments)``.
+                   avoid: list[dict] | None = None, phrasing: str = "seen") -> tuple[str, dict]:
+    """Phrase one request for ``entry`` with a template of ``phrasing`` and values of ``split``: returns
+    ``(text, arguments)``.
 
-    ``avoid`` is an arguments dict the result must differ from (for "same tool twice" requests).
+    ``avoid`` lists argument dicts the result must differ from (for "same tool again" requests).
     Arguments are ordered as in the tool's schema.
     """
-    templates = templates_for(entry.name, split)
+    templates = phrasing_items(entry.templates, phrasing)
     for _ in range(50):
         template = rng.choice(templates)
         text, args = _fill(entry, template, split, rng)
-        if avoid is None or _differs(entry, args, avoid):
+        if all(_differs(entry, args, other) for other in avoid or ()):
             return text, args
     raise ValueError(f"could not phrase two different requests for {entry.name!r}")
 
@@ -146,18 +142,18 @@ def _fill(entry: ToolEntry, template: str, split: str, rng: random.Random) -> tu
     return text, args
 
 
-def join_requests(texts: list[str], split: str, rng: random.Random) -> str:
-    """Join several requests into one user message with split-owned connectors."""
-    connectors = split_items(CONNECTORS, split)
+def join_requests(texts: list[str], phrasing: str, rng: random.Random) -> str:
+    """Join several requests into one user message with connectors of ``phrasing``."""
+    connectors = phrasing_items(CONNECTORS, phrasing)
     text = texts[0]
     for nxt in texts[1:]:
         text = rng.choice(connectors).format(a=text, b=nxt)
     return text
 
 
-def off_topic_query(split: str, rng: random.Random) -> str:
-    """A query no catalogue tool can answer, owned by ``split``."""
-    return rng.choice(split_items(OFF_TOPIC_QUERIES, split))
+def off_topic_query(phrasing: str, rng: random.Random) -> str:
+    """A query no catalogue tool can answer, of ``phrasing``."""
+    return rng.choice(phrasing_items(OFF_TOPIC_QUERIES, phrasing))
 
 
 def refusal(rng: random.Random) -> str:

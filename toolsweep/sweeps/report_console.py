@@ -21,7 +21,7 @@ def print_summary(summary: dict[str, Any]) -> None:
     trials = summary["trials"]
     params = sorted({key for trial in trials for key in trial["config"]})
     table = Table(title=f"sweep {summary['name']}: {len(trials)} trials", show_lines=False)
-    for column in ["trial", "status", *params, metric, "test/exact_match", "cpu-s"]:
+    for column in ["trial", "status", *params, metric, "test/exact_match", "test/unseen_phrasing", "cpu-s"]:
         table.add_column(column, justify="right" if column not in ("trial", "status") else "left")
     key = (lambda t: t["metrics"].get(metric, float("-inf"))) if summary["mode"] == "max" else (lambda t: -t["metrics"].get(metric, float("inf")))
     for trial in sorted(trials, key=key, reverse=True):
@@ -33,6 +33,7 @@ def print_summary(summary: dict[str, Any]) -> None:
             *[_fmt(trial["config"].get(p, "-")) for p in params],
             _fmt(m.get(metric, "-")),
             _fmt(m.get("test/exact_match", "-")),
+            _fmt(m.get("test/unseen_phrasing/exact_match", "-")),
             _fmt(m.get("cost/cpu_seconds", "-")),
         )
     console = Console(width=None if Console().is_terminal else 160)

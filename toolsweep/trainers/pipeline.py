@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -23,14 +24,14 @@ from toolsweep.data.prepare import PreparedData, prepare_data
 from toolsweep.errors import UserError
 from toolsweep.trainers import stages
 from toolsweep.trainers.callbacks import MetricsCallback, Reporter, ValidationCallback
-from toolsweep.trainers.datasets import preference_dataset, sft_dataset
+from toolsweep.trainers.datasets import length_report, preference_dataset, sft_dataset
 from toolsweep.trainers.deepspeed import deepspeed_config
 from toolsweep.trainers.failures import classify_failure
 from toolsweep.trainers.hardware import Precision, choose_kernels, choose_precision
 from toolsweep.trainers.loading import configure_hub_access, load_base, load_tokenizer
 from toolsweep.trainers.lora import check_target_modules, peft_config
 
-__all__ = ["PipelineResult", "evaluate_model", "run_pipeline"]
+__all__ = ["PipelineResult", "evaluate_model", "evaluate_test_sets", "run_pipeline"]
 
 
 @dataclass
@@ -66,6 +67,31 @@ def evaluate_model(
         failures_path=failures_path,
     )
     return report.metrics.to_flat_dict()
+
+
+def evaluate_test_sets(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, test: list[dict[str, Any]],
+                       slices: dict[str, list[dict[str, Any]]], spec: SweepSpec, out_dir: Path) -> dict[str, float]:
+    """``test/...`` on the headline test set and ``test/<slice>/...`` on each further slice, each slice's
+    failures in its own ``test[_<slice>]_failures.jsonl``."""
+    metrics = _prefixed("test", evaluate_model(model, tokenizer, test, spec, out_dir / "test_failures.jsonl"))
+    for name, examples in slices.items():
+        failures = out_dir / f"test_{name}_failures.jsonl"
+        metrics.update(_prefixed(f"test/{name}", evaluate_model(model, tokenizer, examples, spec, failures)))
+    return metrics
+
+
+def _length_checks(spec: SweepSpec, tokenizer: PreTrainedTokenizerBase, data: PreparedData) -> dict[str, float]:
+    """Say (on stderr, and as ``data/*`` metrics) how many rows each stage's ``max_length`` would cut."""
+    metrics: dict[str, float] = {}
+    for stage, rows in (("sft", data.train), ("dpo", data.pairs)):
+        config = getattr(spec, stage)
+        if not config.enabled or not rows:
+            continue
+        report = length_report(stage, tokenizer, rows, config.max_length)
+        if report.over:
+            print(f"[toolsweep] {report.message()}", file=sys.stderr)
+        metrics.update(report.metrics())
+    return metrics
 
 
 def _prefixed(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
@@ -125,10 +151,12 @@ def run_pipeline(
         base = base.to(precision.torch_dtype)
     if spec.lora.enabled:
         check_target_modules(base, spec.lora)
+    metrics_before = _length_checks(spec, tokenizer, data)
     ds = deepspeed_config(spec.resources.deepspeed)
     resources = f"{spec.resources.cpus_per_trial:g} CPU, {spec.resources.gpus_per_trial:g} GPU per worker"
     result = PipelineResult(model_dir=None)
     metrics = result.metrics
+    metrics.update(metrics_before)
     try:
         if evaluate_base and is_main:
             metrics.update(_prefixed("base", evaluate_model(base, tokenizer, data.validation, spec)))
@@ -182,7 +210,7 @@ def run_pipeline(
         final = _prefixed("val", evaluate_model(model, tokenizer, data.validation, spec, out_dir / "val_failures.jsonl"))
         metrics.update(final)
         if evaluate_test:
-            metrics.update(_prefixed("test", evaluate_model(model, tokenizer, data.test, spec, out_dir / "test_failures.jsonl")))
+            metrics.update(evaluate_test_sets(model, tokenizer, data.test, data.test_slices, spec, out_dir))
     except UserError:
         raise
     except Exception as exc:

@@ -70,7 +70,7 @@ def stage_arguments(
         "warmup_steps": int(stage.warmup_ratio * stage.max_steps),
         "weight_decay": stage.weight_decay,
         "max_length": stage.max_length,
-        "logging_steps": max(1, min(10, stage.eval_every // 2)),
+        "logging_steps": max(1, min(10, stage.max_steps // 20)),  # ~20 points: the learning curve is a curve
         "save_strategy": "steps",
         "save_steps": stage.eval_every,
         "save_total_limit": keep_checkpoints,
