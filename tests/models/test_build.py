@@ -1,4 +1,4 @@
-"""A micro build (seconds) through the real build code: determinism and a loadable result."""
+"""A micro build (seconds) through the real build code: determinism, resume, the gate, a loadable result."""
 
 from __future__ import annotations
 
@@ -10,17 +10,18 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from toolsweep.models.build import BuildConfig, build, main
+from toolsweep.models.build import BuildConfig, build, generate_data, main
 
-MICRO = {"n_train": 48, "n_val": 8, "vocab_size": 320, "hidden_size": 32, "num_layers": 2, "num_heads": 2,
-         "num_kv_heads": 1, "intermediate_size": 64, "steps": 20, "batch_size": 4, "warmup_steps": 2,
-         "eval_every": 10, "threads": 1}
+MICRO = {"n_tools": 60, "n_train": 48, "n_probe": 8, "gate_test_examples": 4, "vocab_size": 320, "hidden_size": 32,
+         "num_layers": 2, "num_heads": 2, "num_kv_heads": 1, "intermediate_size": 64, "steps": 20, "batch_size": 4,
+         "warmup_steps": 2, "eval_every": 10, "checkpoint_every": 10, "threads": 1, "precision": "fp32",
+         "gate_max_new_tokens": 8}
 
 
-def _build(tmp_path: Path, name: str, **overrides) -> tuple[dict, dict[str, torch.Tensor]]:
+def _build(tmp_path: Path, name: str, resume: bool = False, **overrides) -> tuple[dict, dict[str, torch.Tensor]]:
     out = tmp_path / name
-    info = build(BuildConfig(**{**MICRO, **overrides}), out, log=lambda _msg: None)
-    return info, load_file(out / "model.safetensors")
+    info = build(BuildConfig(**{**MICRO, **overrides}), out, resume=resume, log=lambda _msg: None)
+    return info, load_file(out / "model.safetensors") if (out / "model.safetensors").is_file() else {}
 
 
 def test_same_seed_gives_identical_losses_and_weights(tmp_path: Path) -> None:
@@ -33,14 +34,31 @@ def test_same_seed_gives_identical_losses_and_weights(tmp_path: Path) -> None:
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
     _, weights_c = _build(tmp_path, "c", seed=1)
     assert any(not torch.equal(weights_a[k], weights_c[k]) for k in weights_a)
+    assert not (tmp_path / "a" / "checkpoint").exists()  # a finished build leaves only the model
 
 
-def test_cli_writes_a_loadable_fp32_model_with_build_info(tmp_path: Path) -> None:
+def test_an_interrupted_build_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    _, whole = _build(tmp_path, "whole")
+    stopped, nothing = _build(tmp_path, "split", time_limit_s=1e-9)
+    assert stopped["stopped_at_step"] == MICRO["eval_every"] and not nothing
+    assert (tmp_path / "split" / "checkpoint" / "state.pt").is_file()
+    info, resumed = _build(tmp_path, "split", resume=True)
+    assert [h["step"] for h in info["history"]] == [10, 20]
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+    with pytest.raises(ValueError, match="other build options"):
+        _build(tmp_path, "other", time_limit_s=1e-9)
+        _build(tmp_path, "other", resume=True, lr=5e-4)
+
+
+def test_cli_writes_a_loadable_fp32_model_with_build_info_and_gate(tmp_path: Path) -> None:
     args = [f"--{k.replace('_', '-')}={v}" for k, v in MICRO.items()]
     assert main(["--out", str(tmp_path), "--steps", "3", *[a for a in args if not a.startswith("--steps")]]) == 0
     info = json.loads((tmp_path / "build_info.json").read_text())
     assert info["config"]["steps"] == 3 and info["config"]["seed"] == 0
     assert {"torch", "transformers", "tokenizers", "python"} <= set(info["versions"])
+    gate = info["gate"]
+    assert gate["copy_probe"]["n"] == MICRO["n_probe"] and 0.0 <= gate["copy_probe"]["exact_match"] <= 1.0
+    assert gate["quickstart_test"]["n"] == MICRO["gate_test_examples"]
     model = AutoModelForCausalLM.from_pretrained(tmp_path)
     tokenizer = AutoTokenizer.from_pretrained(tmp_path)
     assert model.dtype == torch.float32
@@ -48,56 +66,27 @@ def test_cli_writes_a_loadable_fp32_model_with_build_info(tmp_path: Path) -> Non
     assert model.generation_config.pad_token_id == tokenizer.pad_token_id != tokenizer.eos_token_id
 
 
-def test_config_rejects_inconsistent_sizes() -> None:
+def test_the_copy_probe_offers_only_unseen_tools_with_unseen_values() -> None:
+    from toolsweep.data.values import value_split
+
+    train, probe = generate_data(BuildConfig(**{**MICRO, "n_train": 300, "n_probe": 60}))
+    seen = {t["function"]["name"] for ex in train for t in ex["tools"]}
+    assert not seen & {t["function"]["name"] for ex in probe for t in ex["tools"]}
+    for ex in probe:
+        for call in ex["messages"][-1].get("tool_calls", []):
+            for value in call["function"]["arguments"].values():
+                if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+                    props = {t["function"]["name"]: t["function"]["parameters"]["properties"] for t in ex["tools"]}
+                    if all("enum" not in p for p in props[call["function"]["name"]].values()):
+                        assert value_split(value) == "validation", value
+
+
+def test_config_rejects_inconsistent_sizes_and_unknown_choices() -> None:
     with pytest.raises(ValueError, match="num_heads"):
         BuildConfig(hidden_size=30, num_heads=4)
     with pytest.raises(ValueError, match="warmup_steps"):
         BuildConfig(steps=10, warmup_steps=10)
-
-
-def test_a_drill_phase_trains_on_drills_first_then_on_conversations(tmp_path: Path) -> None:
-    from toolsweep.models import pretrain
-
-    sources: list[int] = []
-    original = pretrain._collate
-
-    def spy(data, idx, pad_id, weight, device="cpu"):  # which list each batch is drawn from, by its size
-        sources.append(len(data))
-        return original(data, idx, pad_id, weight, device)
-
-    pretrain._collate = spy
-    try:
-        _build(tmp_path, "drills", drill_steps=6, copy_drill_rate=0.5)
-    finally:
-        pretrain._collate = original
-    drill_rows = 6 * MICRO["batch_size"]
-    training = [n for n in sources if n >= drill_rows]  # drop the progress evaluations (a few val rows)
-    assert training[:6] == [drill_rows] * 6
-    assert all(n > drill_rows for n in training[6:]) and len(training) == MICRO["steps"]
-
-
-def test_a_time_limit_stops_after_the_next_evaluation_and_says_so(tmp_path: Path) -> None:
-    info, _ = _build(tmp_path, "limited", time_limit_s=1e-9)
-    assert info["stopped_at_step"] == MICRO["eval_every"]
-    assert info["final"]["step"] == MICRO["eval_every"]
-    assert info["history"][-1]["reason"].startswith("time_limit_s")
-
-
-def test_config_rejects_an_unknown_device() -> None:
     with pytest.raises(ValueError, match="device"):
         BuildConfig(device="tpu")
-
-
-def test_rename_rate_renames_that_share_of_the_conversations_only() -> None:
-    from toolsweep.data import pretrain_tools
-    from toolsweep.models.build import generate_data
-
-    known = {t["function"]["name"] for t in pretrain_tools()}
-    plain, _, _ = generate_data(BuildConfig(**{**MICRO, "n_train": 200}))
-    renamed, _, _ = generate_data(BuildConfig(**{**MICRO, "n_train": 200, "rename_rate": 0.5}))
-    def is_renamed(ex: dict) -> bool:
-        return not {t["function"]["name"] for t in ex["tools"]} & known
-    assert not any(map(is_renamed, plain))
-    assert 0.35 < sum(map(is_renamed, renamed)) / len(renamed) < 0.65
-    # Renaming draws from its own random stream: the conversations themselves are the same.
-    assert [ex["messages"][0] for ex in renamed] == [ex["messages"][0] for ex in plain]
+    with pytest.raises(ValueError, match="precision"):
+        BuildConfig(precision="fp8")

@@ -1,25 +1,22 @@
-"""Build the built-in tiny tool-calling model from scratch, seeded and on a CPU.
+"""Build the built-in tiny tool-calling model from scratch: seeded, resumable, on a CPU or a GPU.
 
-What the pretraining teaches: the ``<tool_call>`` format, choosing a tool from the offered list
-by its description, copying argument values from the request, parallel calls, and answering in
-text when no offered tool fits. It sees only the *pretraining* catalogue
-(``toolsweep.data.pretrain_tools()``), never the target tools, so a sweep's SFT/DPO on the target
-catalogue measurably lifts its accuracy.
+What the pretraining teaches: the ``<tool_call>`` format, and above all to *read*: pick the tool whose name
+and description fit the request from the offered list, copy its name and its parameter names from the
+schema, and copy the argument values from the request. It never sees the target catalogue: every
+conversation offers procedurally generated tools (``toolsweep.data.procedural``), thousands of them, with
+values drawn from very large spaces, so recalling a name or a value never pays and copying is the only way
+to lower the loss. Refusing requests no offered tool fits is left to SFT, apart from a small share of
+"that tool is not offered" rows.
 
-Steps (``build``): generate conversations with the data generator (all four categories, train and
-validation splits); optionally give training conversations random argument values (``augment``,
-``random_value_rate``: it removes the shortcut of recalling values, but did not make copying emerge
-within 900 steps); train the tokenizer on the rendered
-training conversations (so every token of the vocabulary is trained; unseen words split into
-trained subwords); build a small Llama-style model; fully fine-tune it with loss on the assistant
-turns; save it with ``build_info.json`` (seed, sizes, losses, wall time, versions, data hash).
+Steps (``build``): generate conversations; train the tokenizer on them (so every token of the vocabulary is
+trained; unseen words split into trained subwords); build a small Llama-style model; fully fine-tune it
+with loss on the assistant turns (``pretrain``), checkpointing every ``checkpoint_every`` steps so that an
+interrupted build continues with ``--resume``; then run the gate: greedy exact match on a copy probe (200
+conversations over tools the build never saw, values it never saw) and on the quickstart's test split,
+where the base must stay low because it must not know the target tools. ``build_info.json`` records the
+configuration, data hash, history, gate, wall time and versions.
 
-The shipped model was built with::
-
-    python -m toolsweep.models.build --out toolsweep/models/builtin/tiny-tool-lm --seed 0
-
-(about 30 minutes on 2 busy CPU cores). Same seed, same data code, same package versions and the
-same thread count give the same weights; ``build_info.json`` records a hash of the training text.
+    python -m toolsweep.models.build --out toolsweep/models/builtin/tiny-tool-lm --seed 0 [--resume]
 """
 
 from __future__ import annotations
@@ -29,12 +26,14 @@ import dataclasses
 import hashlib
 import json
 import platform
-import random
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BuildConfig", "build", "main"]
+__all__ = ["PRETRAIN_CATEGORIES", "BuildConfig", "build", "generate_data", "main", "run_gate"]
+
+PRETRAIN_CATEGORIES: dict[str, float] = {"simple": 0.35, "multiple": 0.35, "parallel": 0.22, "irrelevance": 0.08}
+"""Irrelevance rows only ask for a tool that is not offered; chit-chat refusals are SFT's to teach."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -42,55 +41,52 @@ class BuildConfig:
     """Everything that determines the built model (saved into ``build_info.json``)."""
 
     seed: int = 0
-    """Seeds data generation, initialisation and batch order."""
-    n_train: int = 20000
-    """Generated pretraining conversations (pretrain catalogue, train split)."""
-    n_val: int = 200
-    """Held-out conversations (pretrain catalogue, validation split) for the progress log."""
+    """Seeds tool and data generation, initialisation and batch order."""
+    n_tools: int = 4000
+    """Procedurally generated tools the training conversations offer."""
+    n_train: int = 60000
+    """Training conversations (train-split values)."""
+    n_probe: int = 200
+    """Copy-probe conversations over tools and values the build never saw (progress log and gate)."""
+    gate_test_examples: int = 100
+    """Quickstart test examples the gate scores the finished base on."""
+    gate_max_new_tokens: int = 160
+    """Generation limit per answer in the gate."""
     vocab_size: int = 2048
     """BPE vocabulary including the special tokens (the two tool-call tokens come on top)."""
     hidden_size: int = 256
-    num_layers: int = 4
-    num_heads: int = 4
-    num_kv_heads: int = 2
-    intermediate_size: int = 512
-    steps: int = 1000
+    num_layers: int = 6
+    num_heads: int = 8
+    num_kv_heads: int = 4
+    intermediate_size: int = 768
+    steps: int = 6000
     """Optimizer steps."""
-    batch_size: int = 16
-    lr: float = 3e-3
-    """Peak learning rate (AdamW), reached after ``warmup_steps``, then cosine decay."""
-    min_lr_ratio: float = 0.05
+    batch_size: int = 32
+    lr: float = 1e-3
+    """Peak learning rate (AdamW), reached after ``warmup_steps``, then cosine decay. Induction-style copying
+    formed in ~500 steps at 1e-3 and far more slowly at 3e-3 (docs/builtin_model_research.md)."""
+    min_lr_ratio: float = 0.1
     """Final learning rate as a fraction of ``lr``."""
-    warmup_steps: int = 60
+    warmup_steps: int = 200
     weight_decay: float = 0.01
-    max_length: int = 640
+    max_length: int = 512
     """Longer conversations are dropped (not truncated: truncation would cut the assistant turn)."""
-    random_value_rate: float = 0.0
-    """Fraction of training conversations whose copyable values are made random (see ``augment``)."""
-    rename_rate: float = 0.0
-    """Fraction of training conversations whose tool and parameter names are random (``augment.rename_tools``),
-    so names must be copied from the tool list rather than recalled."""
     prompt_loss_weight: float = 0.0
-    """Loss weight of non-assistant tokens relative to assistant tokens (0: assistant-only loss).
-
-    A denser signal for learning to attend back and copy; 0.3 (with random values) was tried and did
-    not make copying emerge within 900 steps either."""
-    copy_drill_rate: float = 0.0
-    """Copy drills added per training conversation (see ``augment.copy_drill``)."""
-    drill_steps: int = 0
-    """Steps at the start that train on copy drills alone (short sequences, so they are fast): a phase
-    in which attention can learn to look back and copy before the tool conversations need it."""
-    eval_every: int = 100
-    """Steps between progress evaluations on the validation conversations."""
+    """Loss weight of non-assistant tokens relative to assistant tokens (0: assistant-only loss)."""
+    eval_every: int = 250
+    """Steps between progress evaluations (teacher-forced, on the copy probe)."""
+    checkpoint_every: int = 250
+    """Steps between resumable checkpoints (``OUT/checkpoint``, removed when the build completes)."""
     threads: int = 2
     """torch CPU threads; part of what makes the build reproducible."""
     device: str = "cpu"
-    """``cpu`` or ``cuda``. On a GPU the build runs in bf16 autocast, so it is many times faster but
-    not bit-identical to a CPU build of the same seed (``build_info.json`` records the device)."""
+    """``cpu`` or ``cuda``."""
+    precision: str = "auto"
+    """``auto``: bf16 autocast on a GPU and on CPUs with native bf16 (AVX512-BF16/AMX), else fp32; or ``fp32``
+    / ``bf16``. Weights and the optimizer stay fp32 either way."""
     time_limit_s: float = 0.0
-    """Stop early, after the next progress evaluation, once this many seconds of training have
-    passed (0: no limit). A build that hits the limit records ``stopped_at_step``; it is not
-    reproducible step for step, so the shipped model's ``build_info.json`` says whether it did."""
+    """Stop early, after the next progress evaluation, once this many seconds of training have passed in this
+    process (0: no limit); ``--resume`` continues from there."""
     save_dtype: str = "bfloat16"
     """Dtype of the saved weights (``config.json`` still says float32, so they load as fp32)."""
 
@@ -101,35 +97,32 @@ class BuildConfig:
             raise ValueError(f"warmup_steps ({self.warmup_steps}) must be < steps ({self.steps})")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be cpu or cuda, got {self.device!r}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.save_dtype not in ("float32", "bfloat16"):
             raise ValueError(f"save_dtype must be float32 or bfloat16, got {self.save_dtype!r}")
 
+    @property
+    def autocast_bf16(self) -> bool:
+        if self.precision != "auto":
+            return self.precision == "bf16"
+        from toolsweep.trainers.hardware import cpu_has_native_bf16
 
-def generate_data(cfg: BuildConfig) -> tuple[list[dict], list[dict], str]:
-    """Pretraining and held-out conversations over the pretrain catalogue, all categories.
+        return self.device == "cuda" or cpu_has_native_bf16()
 
-    Returns (train, val, the split ``val`` was drawn from).
-    """
-    from toolsweep.data import generate_examples, pretrain_tools
-    from toolsweep.models.augment import copy_drill, randomise_values, rename_tools
 
-    tools = pretrain_tools()
-    rng = random.Random(f"{cfg.seed}|random-values")
-    train = [randomise_values(ex, rng) if rng.random() < cfg.random_value_rate else ex
-             for ex in generate_examples(tools, "train", cfg.n_train, seed=cfg.seed)]
-    if cfg.rename_rate:  # drawn from its own stream, so builds without renaming keep their data
-        names = random.Random(f"{cfg.seed}|rename")
-        train = [rename_tools(ex, names) if names.random() < cfg.rename_rate else ex for ex in train]
-    train += [copy_drill(tools, rng) for _ in range(int(cfg.copy_drill_rate * cfg.n_train))]
-    rng.shuffle(train)
-    if cfg.drill_steps:
-        # The drill phase's data comes first; pretrain() takes its first batches from this prefix.
-        train = [copy_drill(tools, rng) for _ in range(cfg.drill_steps * cfg.batch_size)] + train
-    try:
-        return train, generate_examples(tools, "validation", cfg.n_val, seed=cfg.seed), "validation"
-    except ValueError:  # a validation split the generator cannot fill: progress is then logged on
-        # unseen train-split conversations (another seed), which still shows format and copying.
-        return train, generate_examples(tools, "train", cfg.n_val, seed=cfg.seed + 10_000), "train"
+def generate_data(cfg: BuildConfig) -> tuple[list[dict], list[dict]]:
+    """Training conversations over ``cfg.n_tools`` procedural tools, and the copy probe: conversations over
+    tools whose names training never offers, with validation-split values."""
+    from toolsweep.data.generator import generate_examples
+    from toolsweep.data.procedural import procedural_tools
+
+    tools = procedural_tools(cfg.n_tools, cfg.seed)
+    train = generate_examples(tools, "train", cfg.n_train, PRETRAIN_CATEGORIES, seed=cfg.seed, off_topic=False)
+    seen = {t.name for t in tools}
+    fresh = [t for t in procedural_tools(cfg.n_tools // 4 + 400, cfg.seed + 1) if t.name not in seen][:300]
+    probe = generate_examples(fresh, "validation", cfg.n_probe, PRETRAIN_CATEGORIES, seed=cfg.seed, off_topic=False)
+    return train, probe
 
 
 def encode(tokenizer: Any, examples: list[dict], max_length: int) -> list[tuple[list[int], list[int]]]:
@@ -151,7 +144,7 @@ def build_model(cfg: BuildConfig, tokenizer: Any) -> Any:
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
         num_attention_heads=cfg.num_heads, num_key_value_heads=cfg.num_kv_heads,
-        intermediate_size=cfg.intermediate_size, max_position_embeddings=cfg.max_length * 2,
+        intermediate_size=cfg.intermediate_size, max_position_embeddings=max(2048, cfg.max_length * 2),
         tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id, rope_theta=10000.0,
     )
@@ -159,41 +152,84 @@ def build_model(cfg: BuildConfig, tokenizer: Any) -> Any:
     return LlamaForCausalLM(config)
 
 
-def build(cfg: BuildConfig, out_dir: str | Path, *, log: Any = print) -> dict[str, Any]:
-    """Run the whole build into ``out_dir``; returns the ``build_info.json`` contents."""
-    import torch
+def run_gate(model: Any, tokenizer: Any, probe: list[dict], test_examples: int = 100,
+             max_new_tokens: int = 160) -> dict[str, Any]:
+    """Greedy exact match on the copy probe (target: >= 0.60) and on the quickstart test split (target:
+    <= 0.20: the base must not already know the target tools)."""
+    from toolsweep.data.prepare import evaluation_split
+    from toolsweep.evaluation.runner import evaluate
 
-    from toolsweep.models.pretrain import pretrain
+    model.eval()
+    probe_report = evaluate(model, tokenizer, probe, max_new_tokens=max_new_tokens)
+    test_report = evaluate(model, tokenizer, evaluation_split("test", test_examples), max_new_tokens=max_new_tokens)
+    model.train()
+    return {
+        "copy_probe": {"exact_match": probe_report.exact_match, "n": len(probe),
+                       "well_formed": probe_report.metrics.to_flat_dict().get("well_formed"), "target": ">= 0.60"},
+        "quickstart_test": {"exact_match": test_report.exact_match, "n": test_examples,
+                            "well_formed": test_report.metrics.to_flat_dict().get("well_formed"), "target": "<= 0.20"},
+    }
+
+
+def build(cfg: BuildConfig, out_dir: str | Path, *, resume: bool = False, log: Any = print) -> dict[str, Any]:
+    """Run the whole build into ``out_dir`` (continuing its checkpoint with ``resume``); returns the
+    ``build_info.json`` contents."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from toolsweep.models.pretrain import Checkpoint, pretrain
     from toolsweep.models.tokenizer import render, train_tokenizer
 
     start = time.time()
+    out = Path(out_dir)
     torch.set_num_threads(cfg.threads)
-    train, val, val_split = generate_data(cfg)
+    checkpoint = Checkpoint(out / "checkpoint")
+    state = checkpoint.load(cfg) if resume else None
+    if resume and state is None:
+        log(f"--resume: no checkpoint in {checkpoint.path}; starting from step 0")
+    train, probe = generate_data(cfg)
     corpus = [render(ex) for ex in train]
-    tokenizer = train_tokenizer(corpus, vocab_size=cfg.vocab_size)
-    train_ids, val_ids = encode(tokenizer, train, cfg.max_length), encode(tokenizer, val, cfg.max_length)
-    log(f"data: {len(train_ids)} train / {len(val_ids)} val conversations, vocab {len(tokenizer)}, "
-        f"mean length {sum(len(i) for i, _ in train_ids) / len(train_ids):.0f} tokens "
+    if state is not None:
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint.path / "tokenizer")
+    else:
+        tokenizer = train_tokenizer(corpus, vocab_size=cfg.vocab_size)
+        checkpoint.path.mkdir(parents=True, exist_ok=True)
+        tokenizer.save_pretrained(checkpoint.path / "tokenizer")
+    train_ids, probe_ids = encode(tokenizer, train, cfg.max_length), encode(tokenizer, probe, cfg.max_length)
+    mean_tokens = sum(len(i) for i, _ in train_ids) / len(train_ids)
+    log(f"data: {len(train_ids)} train / {len(probe_ids)} probe conversations ({len(train) - len(train_ids)} over "
+        f"{cfg.max_length} tokens dropped), vocab {len(tokenizer)}, mean length {mean_tokens:.0f} tokens "
         f"({time.time() - start:.0f}s)")
     model = build_model(cfg, tokenizer).to(cfg.device)
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"model: {n_params / 1e6:.2f}M parameters")
-    history = pretrain(model, train_ids, val_ids, cfg, pad_id=tokenizer.pad_token_id, log=log)
+    log(f"model: {n_params / 1e6:.2f}M parameters, bf16 autocast {cfg.autocast_bf16}")
+    history = pretrain(model, train_ids, probe_ids, cfg, pad_id=tokenizer.pad_token_id, log=log,
+                       checkpoint=checkpoint, state=state)
+    if history and "stopped_at_step" in history[-1]:
+        log(f"stopped at step {history[-1]['stopped_at_step']}; continue with --resume")
+        return {"config": dataclasses.asdict(cfg), "history": history, "stopped_at_step": history[-1]["stopped_at_step"]}
+    model = model.cpu().float()
+    gate = run_gate(model, tokenizer, probe, cfg.gate_test_examples, cfg.gate_max_new_tokens)
+    log(f"gate: copy probe exact {gate['copy_probe']['exact_match']:.3f} (target >= 0.60), quickstart test exact "
+        f"{gate['quickstart_test']['exact_match']:.3f} (target <= 0.20)")
     info = {
         "config": dataclasses.asdict(cfg),
         "n_params": n_params,
-        "data": {"catalogue": "pretrain", "train_conversations": len(train_ids),
-                 "val_conversations": len(val_ids), "val_split": val_split, "vocab_size": len(tokenizer),
+        "data": {"tools": "procedural", "n_tools": cfg.n_tools, "train_conversations": len(train_ids),
+                 "probe_conversations": len(probe_ids), "vocab_size": len(tokenizer),
+                 "categories": PRETRAIN_CATEGORIES,
                  "train_sha256": hashlib.sha256("\x00".join(corpus).encode()).hexdigest(),
-                 "mean_train_tokens": round(sum(len(i) for i, _ in train_ids) / len(train_ids), 1)},
+                 "mean_train_tokens": round(mean_tokens, 1)},
         "final": next((h for h in reversed(history) if "step" in h), {}),
-        "stopped_at_step": next((h["stopped_at_step"] for h in history if "stopped_at_step" in h), None),
+        "gate": gate,
         "history": history,
-        "wall_time_s": round(time.time() - start, 1),
+        "train_seconds": round(sum(h.get("segment_s", 0.0) for h in history if "segment_s" in h), 1),
         "versions": _versions(),
+        "machine": platform.processor() or platform.machine(),
     }
-    save(model.cpu(), tokenizer, out_dir, info, cfg.save_dtype)
-    log(f"saved to {out_dir} ({info['wall_time_s']}s)")
+    save(model, tokenizer, out, info, cfg.save_dtype)
+    checkpoint.remove()
+    log(f"saved to {out} ({time.time() - start:.0f}s in this process)")
     return info
 
 
@@ -229,15 +265,16 @@ def _versions() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m toolsweep.models.build --out DIR [--seed N] [--FIELD VALUE ...]``."""
+    """``python -m toolsweep.models.build --out DIR [--seed N] [--FIELD VALUE ...] [--resume]``."""
     parser = argparse.ArgumentParser(prog="python -m toolsweep.models.build", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="directory to write the model into")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options)")
     for f in dataclasses.fields(BuildConfig):
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
                             dest=f.name, help=f"(default {f.default})")
     args = vars(parser.parse_args(argv))
-    out = args.pop("out")
-    build(BuildConfig(**args), out, log=lambda msg: print(msg, flush=True))
+    out, resume = args.pop("out"), args.pop("resume")
+    build(BuildConfig(**args), out, resume=resume, log=lambda msg: print(msg, flush=True))
     return 0
 
 

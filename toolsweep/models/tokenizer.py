@@ -38,8 +38,8 @@ PRETOKENIZE_PATTERN = r"\p{L}+|\p{N}|(?:[^\s\p{L}\p{N}]| (?=[^\s\p{L}]))+|\s+"
 
 
 def chat_template() -> str:
-    """The built-in model's Jinja chat template: the compact ``hermes`` template."""
-    return chat_template_text("hermes")
+    """The built-in model's Jinja chat template: ``compact`` (one signature line per tool)."""
+    return chat_template_text("compact")
 
 
 def render(example: dict) -> str:
