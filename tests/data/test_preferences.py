@@ -88,6 +88,18 @@ def test_wrong_value_keeps_the_schema_valid(examples):
         assert validate_call(rejected, pair["tools"]) == []
 
 
+def test_some_wrong_values_are_near_misses_of_the_copy(examples):
+    near = 0
+    for pair in _pairs(examples, "wrong_value"):
+        (chosen, rejected), = _changed(pair)
+        a, b = chosen["function"]["arguments"], rejected["function"]["arguments"]
+        (key,) = [k for k in a if a[k] != b[k]]
+        request = pair["prompt"][-1]["content"]
+        if isinstance(a[key], str) and isinstance(b[key], str) and b[key] in request and (b[key] in a[key] or a[key] in b[key]):
+            near += 1  # a word short, a word too far or too early: still a substring-level slip of the copy
+    assert near >= 10
+
+
 def test_invented_argument_adds_one_unknown(examples):
     for pair in _pairs(examples, "invented_argument"):
         (chosen, rejected), = _changed(pair)

@@ -33,8 +33,11 @@ def test_pipeline_runs_sft_then_dpo_and_reports(tiny_model_dir: Path, tmp_path: 
     assert set(result.stages) == {"sft", "dpo"}
     assert result.stages["sft"].steps == 4 and result.stages["dpo"].steps == 4
     metrics = result.metrics
-    for key in ("base/exact_match", "sft/exact_match", "val/exact_match", "test/exact_match"):
+    for key in ("base/exact_match", "sft/exact_match", "val/exact_match", "test/exact_match",
+                "test/unseen_phrasing/exact_match"):
         assert 0.0 <= metrics[key] <= 1.0, key
+    assert (tmp_path / "trial" / "test_unseen_phrasing_failures.jsonl").is_file()
+    assert metrics["data/sft_rows_over_max_length"] == 0 and metrics["data/sft_longest_tokens"] > 0
     # validation during training feeds the scheduler: at step 2 of each stage and at each stage's end
     assert sum("val/exact_match" in r and "sft/step" in r for r in reports) >= 2
     assert any("dpo/rewards/accuracies" in r for r in reports)
@@ -69,3 +72,12 @@ def test_a_crash_is_recorded_as_the_trials_failure(tiny_model_dir: Path, tmp_pat
     failure = json.loads((tmp_path / "trial" / "failure.json").read_text())
     assert failure["kind"] == info.value.kind == "nan"
     assert "lower the learning rate" in failure["message"]
+
+
+def test_a_max_length_that_cuts_rows_is_reported(tiny_model_dir: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tiny_model_dir, sft={"max_length": 64}, dpo={"enabled": False})
+    result = run_pipeline(spec, tmp_path / "trial", validate_during_training=False)
+    cut = result.metrics["data/sft_rows_over_max_length"]
+    assert 0 < cut <= 24 and result.metrics["data/sft_longest_tokens"] > 64
+    assert f"sft.max_length=64 cuts {cut:.0f} of 24 rows" in capsys.readouterr().err

@@ -4,6 +4,8 @@ Why realistic failures rather than random noise: DPO learns from the *difference
 and rejected, so each rejection differs from the correct answer in exactly one way that small
 models actually get wrong (a confusable tool, a dropped or invented argument, a string where an
 integer belongs, a call where none was asked for, ...). The kind is recorded in ``rejection_kind``.
+Half of the ``wrong_value`` rejections of a string copied from the request are near misses of that copy
+(a word short, a word too far, a word too early): the errors a small model that copies makes.
 
 Replacement values come from the same param name in the other examples given (so they stay
 in-split and plausible), then from the bundled value pools, then from a typed default.
@@ -223,9 +225,35 @@ def _wrong_value(example, tools, rng, observed, tools_pool):
             items[rng.randrange(len(items))] = rng.choice(seen)
         replacement = items if items != args[name] else items[:-1] or items + items
     else:
-        replacement = _plausible(name, prop, call["function"]["name"], rng, observed, args[name])
+        near = _near_miss(args[name], _request(example), rng) if rng.random() < 0.5 else None
+        if near is not None and check_value(name, near, prop):  # keep the schema valid: only the value is wrong
+            near = None
+        replacement = near or _plausible(name, prop, call["function"]["name"], rng, observed, args[name])
     args[name] = replacement
     return _message(calls)
+
+
+def _request(example: dict) -> str:
+    users = [m.get("content") or "" for m in example["messages"] if m["role"] == "user"]
+    return users[-1] if users else ""
+
+
+def _near_miss(value: object, request: str, rng: random.Random) -> str | None:
+    """A copy of a string value that went wrong the way a small model's copy goes wrong: stopped a word (or
+    half a word) early, ran on into the next word of the request, or started a word too early."""
+    if not isinstance(value, str) or not value or value not in request:
+        return None
+    words = value.split()
+    options = [" ".join(words[:-1])] if len(words) > 1 else [value[: len(value) // 2]] if len(value) > 3 else []
+    start = request.index(value)
+    after = request[start + len(value):].split()
+    before = request[:start].split()
+    if after and after[0].strip(".,?!:;'\"()"):
+        options.append(f"{value} {after[0].strip('.,?!:;()')}")
+    if before and before[-1].strip(".,?!:;'\"()"):
+        options.append(f"{before[-1].strip('.,?!:;()')} {value}")
+    options = [o for o in options if o and o != value]
+    return rng.choice(options) if options else None
 
 
 def _invented_argument(example, tools, rng, observed, tools_pool):
