@@ -21,6 +21,7 @@ import random
 from dataclasses import dataclass
 
 from toolsweep.data.catalogue import ToolEntry, build_entry, target_tools, tool_name
+from toolsweep.data.values import english_words
 
 __all__ = ["PARAM_KINDS", "procedural_row", "procedural_tools"]
 
@@ -128,46 +129,66 @@ def _target_names() -> frozenset[str]:
     return frozenset(tool_name(t) for t in target_tools())
 
 
-def _pick_params(rng: random.Random) -> dict[str, str]:
-    """1-4 parameters with distinct names: value specs keyed by name (``?`` marks an optional one)."""
-    params: dict[str, str] = {}
+_PREFIXES = ("primary", "new", "target", "billing", "home", "work", "backup", "preferred", "default", "source",
+             "dest", "custom", "user", "main", "alt", "min", "max", "first", "last", "next", "old", "local", "remote")
+_SUFFIXES = ("value", "name", "ref", "text", "id", "1", "2", "field", "input", "param")
+
+
+def _param_name(base: str, rng: random.Random) -> tuple[str, bool]:
+    """A parameter name around ``base`` (or a random word), prefixed, suffixed and cased at random, so that
+    the only way to write it is to copy it from the signature, not to recall a kind's usual name; and
+    whether it still says its kind (a random word does not, so requests must then name it)."""
+    semantic = rng.random() >= 0.2
+    if not semantic:
+        base = rng.choice(english_words())
+    parts = base.split("_")
+    roll = rng.random()
+    if roll < 0.3:
+        parts = [rng.choice(_PREFIXES), *parts]
+    elif roll < 0.45:
+        parts = [*parts, rng.choice(_SUFFIXES)]
+    return _identifier(parts, "camel" if rng.random() < 0.25 else "snake"), semantic
+
+
+def _pick_params(rng: random.Random) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """1-4 parameters with distinct names: ``name -> (value spec, cues)`` (``?`` marks an optional one)."""
+    params: dict[str, tuple[str, tuple[str, ...]]] = {}
     n_required = rng.choice((1, 1, 2, 2, 2, 3, 3))
     n_optional = rng.choice((0, 0, 1, 1, 2)) if n_required < 3 else rng.choice((0, 1))
     while len(params) < n_required + n_optional:
         optional = len(params) >= n_required
         roll = rng.random()
         if roll < 0.12:
-            name, spec = rng.choice(_ENUM_NAMES), "enum:" + "|".join(rng.choice(_ENUMS))
+            base, spec, cues = rng.choice(_ENUM_NAMES), "enum:" + "|".join(rng.choice(_ENUMS)), ("{v} {w}", "{w} {v}", "as {v}")
         elif roll < 0.2 and optional:
-            name, spec = rng.choice(_BOOL_NAMES), "bool"
+            base, spec, cues = rng.choice(_BOOL_NAMES), "bool", ()
         else:
             kind = rng.choice(PARAM_KINDS)
-            name, spec = rng.choice(kind.names), kind.spec
-        if name not in {k.rstrip("?") for k in params}:
-            params[name + ("?" if optional else "")] = spec
+            base, spec, cues = rng.choice(kind.names), kind.spec, kind.cues
+        name, semantic = _param_name(base, rng)
+        if name not in {k.rstrip("?") for k in params} and name.isidentifier():
+            params[name + ("?" if optional else "")] = (spec, cues if semantic else ())
     return params
 
 
-def _mention(name: str, spec: str, rng: random.Random) -> str:
-    """How a request mentions one parameter: a cue around ``{name}`` (a boolean is a [?flag:..|..] phrase)."""
+def _mention(name: str, spec: str, cues: tuple[str, ...], rng: random.Random) -> str:
+    """How a request mentions one parameter: a cue around ``{name}`` (a boolean is a [?flag:..|..] phrase).
+    Kind cues ("in {v}") leave the name unsaid; generic cues say it in words ("with check in date {v}")."""
     words = _words(name)
     if spec == "bool":
         return f"[?{name}:, {words}|, not {words}]"
-    cues = next((k.cues for k in PARAM_KINDS if k.spec == spec and name in k.names), ())
-    if spec.startswith("enum:"):
-        cues = ("{v} {w}", "{w} {v}", "as {v}")
-    cue = rng.choice(cues) if cues and rng.random() < 0.55 else rng.choice(_GENERIC_CUES)
+    cue = rng.choice(cues) if cues and rng.random() < 0.5 else rng.choice(_GENERIC_CUES)
     return cue.replace("{w}", words).replace("{v}", "{" + name + "}")
 
 
-def _template(verb: str, obj: str, params: dict[str, str], rng: random.Random) -> str:
+def _template(verb: str, obj: str, params: dict[str, tuple[str, tuple[str, ...]]], rng: random.Random) -> str:
     opener = rng.choice(_OPENERS).replace("{V}", verb.capitalize()).replace("{v}", verb).replace("{o}", obj)
     names = list(params)
     rng.shuffle(names)
     parts = []
     for raw in names:
         name = raw.rstrip("?")
-        text = _mention(name, params[raw], rng)
+        text = _mention(name, *params[raw], rng)
         optional = raw.endswith("?")
         if optional and not text.startswith("[?"):
             text = f"[ {text}]"
@@ -181,15 +202,18 @@ def _template(verb: str, obj: str, params: dict[str, str], rng: random.Random) -
 def procedural_row(rng: random.Random) -> tuple:
     """One random tool in the catalogue's row format: (name, domain, description, params, templates)."""
     while True:
-        verb, noun = rng.choice(VERBS), rng.choice(NOUNS)
+        verb = rng.choice(VERBS)
+        noun = rng.choice(NOUNS) if rng.random() < 0.7 else rng.choice(english_words())
         parts = [verb, *noun.split("_")]
         if rng.random() < 0.3:
             parts.append(rng.choice(QUALIFIERS))
-        style = "camel" if rng.random() < 0.2 else "snake"
-        name = _identifier(parts, style)
-        if rng.random() < 0.1:
-            name = f"{noun.split('_')[0]}.{name}"
-        if name not in _target_names() and not (set(parts) & _TARGET_WORDS):
+        style = rng.random()
+        name = _identifier(parts, "camel" if style < 0.3 else "snake")
+        if style > 0.8:  # a namespace, as in BFCL's "math.factorial"
+            name = f"{rng.choice(english_words())}.{name}"
+        elif style > 0.7:
+            name = f"{name}_v{rng.randint(2, 4)}"
+        if name not in _target_names() and not (set(parts) & _TARGET_WORDS) and noun.isidentifier():
             break
     obj_words = _words("_".join(parts[1:]))
     article = rng.choice(("the ", "a ", "my ", "", "the " + rng.choice(_ADJECTIVES) + " "))
@@ -199,7 +223,7 @@ def procedural_row(rng: random.Random) -> tuple:
                               f"{verb.capitalize()} {article}{obj_words} of a user."))
     params = _pick_params(rng)
     templates = [_template(verb, article + obj_words, params, rng) for _ in range(5)]
-    return name, noun, description, params, templates
+    return name, noun, description, {name: spec for name, (spec, _) in params.items()}, templates
 
 
 def procedural_tools(n: int, seed: int) -> list[ToolEntry]:
