@@ -82,3 +82,20 @@ def test_eval_backend_vllm_says_what_is_missing(tiny_model_dir: Path, capsys: py
     assert command.choose_backend(str(adapter), "auto") == "hf"
     assert main(["eval", "--model", str(adapter), "--backend", "vllm"]) == 2
     assert "is a LoRA adapter" in capsys.readouterr().err
+
+
+def test_eval_on_chosen_bfcl_categories_and_the_unseen_phrasing_slice(tiny_model_dir: Path, tmp_path: Path) -> None:
+    golden = ROOT / "tests" / "evaluation" / "testdata" / "bfcl"
+    out = tmp_path / "bfcl"
+    assert main(["eval", "--model", str(tiny_model_dir), "--suite", "bfcl", "--bfcl-source", str(golden),
+                 "--categories", "simple_python,multiple", "--n", "2", "--max-new-tokens", "4", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert metrics["n_examples"] == 4 and {"exact_match/simple_python", "exact_match/multiple"} <= set(metrics)
+    assert "exact_match/parallel_multiple" not in metrics
+    assert main(["eval", "--model", str(tiny_model_dir), "--suite", "bfcl", "--bfcl-source", str(golden),
+                 "--categories", "simple"]) == 2
+    unseen = tmp_path / "unseen"
+    assert main(["eval", "--model", str(tiny_model_dir), "--data", "builtin:unseen_phrasing", "--n", "4",
+                 "--max-new-tokens", "4", "--out", str(unseen)]) == 0
+    rows = [json.loads(line) for line in (unseen / "failures.jsonl").read_text().splitlines()]
+    assert rows and all(row["id"].startswith("test-unseen-") for row in rows)

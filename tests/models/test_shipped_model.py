@@ -13,10 +13,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from toolsweep.models.registry import resolve_model
 from toolsweep.models.tokenizer import EOS_TOKEN, chat_template, render
 
-PRETRAIN_TOOL = {"type": "function", "function": {
+UNSEEN_TOOL = {"type": "function", "function": {
     "name": "log_water_intake", "description": "Log water drunk in millilitres.",
-    "parameters": {"type": "object", "properties": {"amount_ml": {"type": "integer", "description": "Amount ml"}},
+    "parameters": {"type": "object", "properties": {"amount_ml": {"type": "integer"}},
                    "required": ["amount_ml"]}}}
+"""Not a target tool, and not one the build generated: the base must read its name from the tool list."""
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,9 @@ def test_files_and_size(shipped) -> None:
     assert model.dtype == torch.float32  # bf16 on disk, fp32 in memory: CPUs without native bf16 emulate it slowly
     info = json.loads((path / "build_info.json").read_text())
     assert info["config"]["seed"] == 0 and info["n_params"] == sum(p.numel() for p in model.parameters())
+    assert info["data"]["tools"] == "procedural" and "stopped_at_step" not in info
+    gate = info["gate"]  # what the build measured before it was shipped (build.run_gate)
+    assert gate["copy_probe"]["exact_match"] >= 0.60 and gate["quickstart_test"]["exact_match"] <= 0.20
 
 
 def test_tokenizer_and_generation_config(shipped) -> None:
@@ -43,7 +47,7 @@ def test_tokenizer_and_generation_config(shipped) -> None:
     assert model.generation_config.eos_token_id == tokenizer.eos_token_id
     assert model.generation_config.pad_token_id == tokenizer.pad_token_id
     raw = Tokenizer.from_file(str(path / "tokenizer.json"))
-    text = render({"messages": [{"role": "user", "content": "Log 250 ml of water, Zoë."}], "tools": [PRETRAIN_TOOL]})
+    text = render({"messages": [{"role": "user", "content": "Log 250 ml of water, Zoë."}], "tools": [UNSEEN_TOOL]})
     assert tokenizer(text)["input_ids"] == raw.encode(text).ids
 
 
@@ -61,14 +65,14 @@ def test_chat_with_tools_renders_calls_eos_and_generation_prompt(shipped, exampl
     assert masked.count("<tool_call>") == 2 and "user" not in masked
 
 
-def test_greedy_call_on_a_pretraining_tool(shipped) -> None:
+def test_greedy_call_copies_an_unseen_tool_and_value(shipped) -> None:
     _, model, tokenizer = shipped
-    messages = [{"role": "user", "content": "Log 250 ml of water."}]
-    ids = tokenizer.apply_chat_template(messages, tools=[PRETRAIN_TOOL], add_generation_prompt=True,
+    messages = [{"role": "user", "content": "Please log water intake with amount ml 3710."}]
+    ids = tokenizer.apply_chat_template(messages, tools=[UNSEEN_TOOL], add_generation_prompt=True,
                                         return_tensors="pt", return_dict=True)
     with torch.no_grad():
         out = model.generate(**ids, max_new_tokens=40, do_sample=False)
     text = tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
     assert text.startswith("<tool_call>\n") and text.endswith("\n</tool_call>")
     call = json.loads(text[len("<tool_call>\n"):-len("\n</tool_call>")])
-    assert call == {"name": "log_water_intake", "arguments": {"amount_ml": 250}}
+    assert call == {"name": "log_water_intake", "arguments": {"amount_ml": 3710}}
