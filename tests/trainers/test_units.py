@@ -118,3 +118,17 @@ def test_last_complete_checkpoint_orders_by_step_and_drops_cut_off_ones(tmp_path
     (tmp_path / "checkpoint-best").mkdir()  # not a numbered checkpoint: neither chosen nor removed
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")  # 10 > 2 although "10" < "2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-10", "checkpoint-2", "checkpoint-best"]
+
+
+def test_cpu_trials_give_freed_heap_memory_back_every_few_steps(monkeypatch) -> None:
+    from toolsweep.trainers import callbacks, memory
+
+    assert memory.release_freed_memory() is True  # glibc: the CI and every project machine
+    calls: list[int] = []
+    monkeypatch.setattr(callbacks, "release_freed_memory", lambda: calls.append(1) or True)
+    callback = callbacks.MemoryTrimCallback(every=10)
+    state = TrainerState()
+    for step in range(1, 31):
+        state.global_step = step
+        callback.on_step_end(TrainingArguments(output_dir="unused", report_to=[]), state, TrainerControl())
+    assert len(calls) == 3

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from toolsweep.trainers.memory import release_freed_memory
+
 if TYPE_CHECKING:
     from toolsweep.models.build import BuildConfig
 
@@ -187,6 +189,8 @@ def pretrain(model: Any, train: Encoded, val: Encoded, cfg: BuildConfig, *, pad_
         running += loss.item()
         ran += 1
         done = step + 1
+        if done % 10 == 0:
+            release_freed_memory()  # batches of every length otherwise grow the heap by gigabytes
         if done % cfg.eval_every == 0 or done == cfg.steps:
             record = {"step": done, "train_loss": round(running / max(ran, 1), 4), "lr": round(lr_at(step, cfg), 6),
                       **evaluate(model, val, pad_id, cfg.batch_size, cfg.device, bf16),

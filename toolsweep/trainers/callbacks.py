@@ -14,8 +14,9 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from toolsweep.trainers.failures import NonFiniteLossError, is_finite
+from toolsweep.trainers.memory import release_freed_memory
 
-__all__ = ["MetricsCallback", "Reporter", "ValidationCallback"]
+__all__ = ["MemoryTrimCallback", "MetricsCallback", "Reporter", "ValidationCallback"]
 
 Reporter = Callable[[dict[str, float]], None]
 # Keys TRL logs that a sweep wants to see; everything numeric is forwarded, these are checked for NaN.
@@ -85,3 +86,17 @@ class ValidationCallback(TrainerCallback):
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model: Any = None, **kwargs: Any
     ) -> None:
         self._run(state, model)
+
+
+class MemoryTrimCallback(TrainerCallback):
+    """Every ``every`` steps, give the heap's freed memory back to the OS (see ``trainers/memory.py``): CPU
+    trials with batches of varying length otherwise grow by gigabytes."""
+
+    def __init__(self, every: int = 10) -> None:
+        self.every = every
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        if state.global_step % self.every == 0:
+            release_freed_memory()

@@ -23,7 +23,7 @@ from toolsweep.config.schema import SweepSpec
 from toolsweep.data.prepare import PreparedData, prepare_data
 from toolsweep.errors import UserError
 from toolsweep.trainers import stages
-from toolsweep.trainers.callbacks import MetricsCallback, Reporter, ValidationCallback
+from toolsweep.trainers.callbacks import MemoryTrimCallback, MetricsCallback, Reporter, ValidationCallback
 from toolsweep.trainers.datasets import length_report, preference_dataset, sft_dataset
 from toolsweep.trainers.deepspeed import deepspeed_config
 from toolsweep.trainers.failures import classify_failure
@@ -103,6 +103,8 @@ def _callbacks(
     reporter: Reporter, step_offset: int, validate: bool,
 ) -> list[Any]:
     callbacks: list[Any] = [MetricsCallback(stage_name, reporter, step_offset)]
+    if spec.resources.gpus_per_trial == 0:
+        callbacks.append(MemoryTrimCallback())
     if validate:
         subset = data.validation[: spec.eval.validation_subset]
         callbacks.append(ValidationCallback(stage_name, every, lambda m: evaluate_model(m, tokenizer, subset, spec), reporter))
