@@ -50,6 +50,15 @@ def test_an_interrupted_build_resumes_to_the_same_weights(tmp_path: Path) -> Non
         _build(tmp_path, "other", resume=True, lr=5e-4)
 
 
+def test_a_resumed_build_may_change_its_length_and_says_so(tmp_path: Path) -> None:
+    _build(tmp_path, "longer", time_limit_s=1e-9)
+    with pytest.raises(ValueError, match="not past the checkpoint's step 10"):
+        _build(tmp_path, "longer", resume=True, steps=10)
+    info, _ = _build(tmp_path, "longer", resume=True, steps=30)
+    assert {"resumed_at_step": 10, "steps_changed": [20, 30]} in info["history"]
+    assert info["final"]["step"] == 30 and info["config"]["steps"] == 30
+
+
 def test_cli_writes_a_loadable_fp32_model_with_build_info_and_gate(tmp_path: Path) -> None:
     args = [f"--{k.replace('_', '-')}={v}" for k, v in MICRO.items()]
     assert main(["--out", str(tmp_path), "--steps", "3", *[a for a in args if not a.startswith("--steps")]]) == 0

@@ -124,7 +124,8 @@ class Checkpoint:
 
     def load(self, cfg: BuildConfig) -> dict[str, Any] | None:
         """The saved state, or None; a checkpoint of other options is refused (it would not resume the same
-        build)."""
+        build), except ``steps``: a build may be lengthened or shortened past its current step, which redraws
+        the cosine tail from there on and is recorded in the history."""
         import dataclasses
 
         import torch
@@ -133,12 +134,18 @@ class Checkpoint:
         if not file.is_file():
             return None
         state = torch.load(file, weights_only=False)
-        saved = {k: v for k, v in state["config"].items() if k not in ("time_limit_s", "threads")}
-        asked = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("time_limit_s", "threads")}
+        free = ("time_limit_s", "threads", "steps")
+        saved = {k: v for k, v in state["config"].items() if k not in free}
+        asked = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in free}
         if saved != asked:
             changed = sorted(k for k in asked if saved.get(k) != asked[k])
             raise ValueError(f"--resume: {file} was written with other build options ({', '.join(changed)}); "
                              "resume with the same options, or delete the checkpoint to start over")
+        if cfg.steps != state["config"]["steps"]:
+            if cfg.steps <= state["step"]:
+                raise ValueError(f"--resume: --steps {cfg.steps} is not past the checkpoint's step {state['step']}")
+            state["history"].append({"resumed_at_step": state["step"],
+                                     "steps_changed": [state["config"]["steps"], cfg.steps]})
         return state
 
     def remove(self) -> None:
