@@ -187,6 +187,27 @@ def test_deterministic_and_prefix_stable():
     assert builtin_dataset("test", 50, weights, seed=1) == builtin_dataset("test", 80, weights, seed=1)[:50]
 
 
+_DIGEST = """
+import hashlib, json
+from toolsweep.data import builtin_dataset, generate_examples
+from toolsweep.data.procedural import procedural_tools
+rows = builtin_dataset("train", 200, seed=3) + generate_examples(procedural_tools(100, 0), "train", 200, seed=0)
+print(hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest())
+"""
+
+
+def test_same_seed_same_data_in_another_process():
+    """Within one process set order is fixed, so only separate processes with other hash seeds catch data
+    that depends on it (Faker's it_IT city list did)."""
+    import os
+    import subprocess
+    import sys
+
+    digests = {subprocess.run([sys.executable, "-c", _DIGEST], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip() for seed in ("1", "2")}
+    assert len(digests) == 1 and len(digests.pop()) == 64
+
+
 def test_category_counts_follow_weights():
     examples = builtin_dataset("validation", 100, {"simple": 3, "parallel": 1, "irrelevance": 0}, seed=0)
     counts = {c: sum(e["category"] == c for e in examples) for c in CATEGORIES}

@@ -59,6 +59,16 @@ def test_a_resumed_build_may_change_its_length_and_says_so(tmp_path: Path) -> No
     assert info["final"]["step"] == 30 and info["config"]["steps"] == 30
 
 
+def test_resume_refuses_a_checkpoint_of_other_data(tmp_path: Path) -> None:
+    _build(tmp_path, "data", time_limit_s=1e-9)
+    file = tmp_path / "data" / "checkpoint" / "state.pt"
+    state = torch.load(file, weights_only=False)
+    assert len(state["train_sha256"]) == 64
+    torch.save({**state, "train_sha256": "0" * 64}, file)
+    with pytest.raises(ValueError, match="training data differs"):
+        _build(tmp_path, "data", resume=True)
+
+
 def test_cli_writes_a_loadable_fp32_model_with_build_info_and_gate(tmp_path: Path) -> None:
     args = [f"--{k.replace('_', '-')}={v}" for k, v in MICRO.items()]
     assert main(["--out", str(tmp_path), "--steps", "3", *[a for a in args if not a.startswith("--steps")]]) == 0

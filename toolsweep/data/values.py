@@ -36,7 +36,13 @@ LOCALES: tuple[str, ...] = ("en_US", "en_GB", "en_IE", "en_AU", "de_DE", "fr_FR"
 def _faker_for(locale: str):  # noqa: ANN202 - faker is imported lazily: it takes ~0.3 s
     from faker import Faker
 
-    return Faker(locale)
+    fake = Faker(locale)
+    for provider in fake.providers:
+        # Faker's it_IT address provider builds its city list from a set, so its order (and every city
+        # drawn from it) changed with PYTHONHASHSEED: the same seed gave other data in another process.
+        if isinstance(getattr(provider, "cities", None), list):
+            provider.cities = sorted(provider.cities)
+    return fake
 
 
 def faker(rng: random.Random, locale: str | None = None):  # noqa: ANN201

@@ -195,6 +195,13 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, resume: bool = False, log: A
         tokenizer = train_tokenizer(corpus, vocab_size=cfg.vocab_size)
         checkpoint.path.mkdir(parents=True, exist_ok=True)
         tokenizer.save_pretrained(checkpoint.path / "tokenizer")
+    train_sha256 = hashlib.sha256("\x00".join(corpus).encode()).hexdigest()
+    if state is not None and state.get("train_sha256") != train_sha256:
+        if "train_sha256" in state:
+            raise ValueError(f"--resume: the training data differs from the checkpoint's ({train_sha256[:12]} vs "
+                             f"{state['train_sha256'][:12]}): a changed generator or Faker version; start over")
+        log("--resume: this checkpoint does not record its data's hash; continuing on today's data")
+        state["history"].append({"resumed_at_step": state["step"], "data_unverified": True})
     train_ids, probe_ids = encode(tokenizer, train, cfg.max_length), encode(tokenizer, probe, cfg.max_length)
     mean_tokens = sum(len(i) for i, _ in train_ids) / len(train_ids)
     log(f"data: {len(train_ids)} train / {len(probe_ids)} probe conversations ({len(train) - len(train_ids)} over "
@@ -204,7 +211,7 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, resume: bool = False, log: A
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params / 1e6:.2f}M parameters, bf16 autocast {cfg.autocast_bf16}")
     history = pretrain(model, train_ids, probe_ids, cfg, pad_id=tokenizer.pad_token_id, log=log,
-                       checkpoint=checkpoint, state=state)
+                       checkpoint=checkpoint, state=state, data_sha256=train_sha256)
     if history and "stopped_at_step" in history[-1]:
         log(f"stopped at step {history[-1]['stopped_at_step']}; continue with --resume")
         return {"config": dataclasses.asdict(cfg), "history": history, "stopped_at_step": history[-1]["stopped_at_step"]}
@@ -218,7 +225,7 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, resume: bool = False, log: A
         "data": {"tools": "procedural", "n_tools": cfg.n_tools, "train_conversations": len(train_ids),
                  "probe_conversations": len(probe_ids), "vocab_size": len(tokenizer),
                  "categories": PRETRAIN_CATEGORIES,
-                 "train_sha256": hashlib.sha256("\x00".join(corpus).encode()).hexdigest(),
+                 "train_sha256": train_sha256,
                  "mean_train_tokens": round(mean_tokens, 1)},
         "final": next((h for h in reversed(history) if "step" in h), {}),
         "gate": gate,

@@ -153,7 +153,8 @@ class Checkpoint:
 
 
 def pretrain(model: Any, train: Encoded, val: Encoded, cfg: BuildConfig, *, pad_id: int, log: Any = print,
-             checkpoint: Checkpoint | None = None, state: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+             checkpoint: Checkpoint | None = None, state: dict[str, Any] | None = None,
+             data_sha256: str = "") -> list[dict[str, Any]]:
     """Train ``model`` in place up to ``cfg.steps`` steps, from ``state`` when resuming; returns the history.
 
     A history that ends with ``{"stopped_at_step": N}`` stopped at ``cfg.time_limit_s``."""
@@ -176,6 +177,9 @@ def pretrain(model: Any, train: Encoded, val: Encoded, cfg: BuildConfig, *, pad_
         rng.setstate(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         queue, history, first = state["queue"], state["history"], state["step"]
+        # Only a checkpoint without a data hash can meet other data (build() refuses a mismatch): keep the
+        # batches' indices that still exist.
+        queue = [b for b in ([i for i in batch if i < len(train)] for batch in queue) if b]
         log(f"resumed at step {first} of {cfg.steps}")
     bf16 = cfg.autocast_bf16
     model.train()
@@ -210,7 +214,7 @@ def pretrain(model: Any, train: Encoded, val: Encoded, cfg: BuildConfig, *, pad_
         if checkpoint is not None and (stop or done % cfg.checkpoint_every == 0 or done == cfg.steps):
             checkpoint.save({"config": dataclasses.asdict(cfg), "step": done, "model": model.state_dict(),
                              "optimizer": opt.state_dict(), "rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
-                             "queue": queue, "history": history})
+                             "queue": queue, "history": history, "train_sha256": data_sha256})
         if stop:
             history.append({"stopped_at_step": done, "reason": f"time_limit_s={cfg.time_limit_s}"})
             log(f"time limit reached: stopping at step {done} of {cfg.steps}")
