@@ -149,7 +149,7 @@ def from_xlam_row(row: dict, default_id: str) -> dict:
     tools = [xlam_tool_to_spec(t) for t in _decode(row, "tools", list)]
     calls = [_normalise_call(a) for a in _decode(row, "answers", list)]
     assistant = ({"role": "assistant", "content": "", "tool_calls": calls} if calls
-                 else {"role": "assistant", "content": "None of the available tools can do that."})
+                 else {"role": "assistant", "content": "Sorry, none of the available tools can do that."})
     example_id = f"xlam-{row['id']}" if "id" in row else default_id
     return {"id": example_id, "category": infer_category(tools, assistant), "tools": tools,
             "messages": [{"role": "user", "content": query}, assistant]}

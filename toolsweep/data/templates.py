@@ -48,10 +48,13 @@ OFF_TOPIC_QUERIES: tuple[str, ...] = (
 )
 
 REFUSALS: tuple[str, ...] = (
-    "I can't help with that using the available tools.",
-    "None of the available tools can do that.",
+    "Sorry, I can't help with that using the available tools.",
+    "Sorry, none of the available tools can do that.",
     "Sorry, no available tool fits this request.",
 )
+"""One opening word for every refusal: greedy decoding takes the single likeliest first token, and a refusal
+spread over three openers lost to ``<tool_call>`` even where refusing was likelier in sum (a fine-tuned tiny
+model on its own training rows: 0.55 for the call, 0.17 + 0.15 + 0.12 for the openers)."""
 
 
 def draw_value(param: ParamSpec, rng: random.Random, split: str, avoid: set) -> object:
