@@ -65,14 +65,15 @@ def test_chat_with_tools_renders_calls_eos_and_generation_prompt(shipped, exampl
     assert masked.count("<tool_call>") == 2 and "user" not in masked
 
 
-def test_greedy_call_copies_an_unseen_tool_and_value(shipped) -> None:
-    _, model, tokenizer = shipped
-    messages = [{"role": "user", "content": "Please log water intake with amount ml 3710."}]
-    ids = tokenizer.apply_chat_template(messages, tools=[UNSEEN_TOOL], add_generation_prompt=True,
-                                        return_tensors="pt", return_dict=True)
-    with torch.no_grad():
-        out = model.generate(**ids, max_new_tokens=40, do_sample=False)
-    text = tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
-    assert text.startswith("<tool_call>\n") and text.endswith("\n</tool_call>")
-    call = json.loads(text[len("<tool_call>\n"):-len("\n</tool_call>")])
-    assert call == {"name": "log_water_intake", "arguments": {"amount_ml": 3710}}
+def test_greedy_decoding_copies_unseen_tools_as_the_build_measured(shipped) -> None:
+    """40 fresh copy-probe conversations (tools the build never offered, values it never saw), scored by the
+    evaluation trials use: within sampling noise of the gate the build recorded on 200 of them."""
+    from toolsweep.evaluation.runner import evaluate
+    from toolsweep.models.build import BuildConfig, copy_probe
+
+    path, model, tokenizer = shipped
+    info = json.loads((path / "build_info.json").read_text())
+    probe = copy_probe(BuildConfig(**info["config"]), 40)
+    report = evaluate(model, tokenizer, probe, max_new_tokens=160)
+    assert report.exact_match >= info["gate"]["copy_probe"]["exact_match"] - 0.15
+    assert report.metrics.to_flat_dict()["well_formed"] >= 0.9
