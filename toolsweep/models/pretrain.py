@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from toolsweep.trainers.memory import release_freed_memory
+from toolsweep.trainers.memory import TRIM_EVERY_STEPS, release_freed_memory
 
 if TYPE_CHECKING:
     from toolsweep.models.build import BuildConfig
@@ -200,7 +200,7 @@ def pretrain(model: Any, train: Encoded, val: Encoded, cfg: BuildConfig, *, pad_
         running += loss.item()
         ran += 1
         done = step + 1
-        if done % 10 == 0:
+        if done % TRIM_EVERY_STEPS == 0:
             release_freed_memory()  # batches of every length otherwise grow the heap by gigabytes
         if done % cfg.eval_every == 0 or done == cfg.steps:
             record = {"step": done, "train_loss": round(running / max(ran, 1), 4), "lr": round(lr_at(step, cfg), 6),

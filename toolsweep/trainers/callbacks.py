@@ -14,7 +14,7 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from toolsweep.trainers.failures import NonFiniteLossError, is_finite
-from toolsweep.trainers.memory import release_freed_memory
+from toolsweep.trainers.memory import TRIM_EVERY_STEPS, release_freed_memory
 
 __all__ = ["MemoryTrimCallback", "MetricsCallback", "Reporter", "ValidationCallback"]
 
@@ -92,7 +92,7 @@ class MemoryTrimCallback(TrainerCallback):
     """Every ``every`` steps, give the heap's freed memory back to the OS (see ``trainers/memory.py``): CPU
     trials with batches of varying length otherwise grow by gigabytes."""
 
-    def __init__(self, every: int = 10) -> None:
+    def __init__(self, every: int = TRIM_EVERY_STEPS) -> None:
         self.every = every
 
     def on_step_end(

@@ -14,7 +14,10 @@ import ctypes.util
 import functools
 from collections.abc import Callable
 
-__all__ = ["release_freed_memory"]
+__all__ = ["TRIM_EVERY_STEPS", "release_freed_memory"]
+
+TRIM_EVERY_STEPS = 10
+"""Steps between trims in CPU training loops (the measurement above: 1.2 GB held with a trim every 10 steps)."""
 
 
 @functools.cache
