@@ -23,7 +23,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["CHAT_TEMPLATES", "check_chat_template", "chat_template_text"]
+__all__ = ["CHAT_TEMPLATES", "chat_template_text", "check_chat_template"]
 
 CHAT_TEMPLATES: tuple[str, ...] = ("compact", "hermes", "smollm2")
 
