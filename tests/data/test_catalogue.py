@@ -3,9 +3,9 @@ confusable pairs, phrasing partitions, and that procedural tools never reproduce
 
 from __future__ import annotations
 
-import pytest
-
 import random
+
+import pytest
 
 from toolsweep.data import confusable_pairs, target_tools, templates_for, tools_by_domain
 from toolsweep.data.catalogue import PHRASINGS, tool_entry

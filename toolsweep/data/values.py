@@ -33,7 +33,7 @@ LOCALES: tuple[str, ...] = ("en_US", "en_GB", "en_IE", "en_AU", "de_DE", "fr_FR"
 
 
 @functools.cache
-def _faker_for(locale: str):  # noqa: ANN202 - faker is imported lazily: it takes ~0.3 s
+def _faker_for(locale: str):
     from faker import Faker
 
     fake = Faker(locale)
@@ -45,7 +45,7 @@ def _faker_for(locale: str):  # noqa: ANN202 - faker is imported lazily: it take
     return fake
 
 
-def faker(rng: random.Random, locale: str | None = None):  # noqa: ANN201
+def faker(rng: random.Random, locale: str | None = None):
     """A Faker of ``locale`` (default: drawn from LOCALES) re-seeded from ``rng``."""
     fake = _faker_for(locale or rng.choice(LOCALES))
     fake.seed_instance(rng.getrandbits(48))
