@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+
+from toolsweep.evaluation.generation import DEFAULT_MAX_NEW_TOKENS
 
 __all__ = ["build_parser", "main"]
 
@@ -186,14 +188,6 @@ def _defaults(sweep: object) -> dict[str, object]:
     return {path: domain.default() for path, domain in sweep.space.items()}  # type: ignore[attr-defined]
 
 
-def _not_yet(issue: int) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        print(f"toolsweep {args.verb}: not available in this version yet (tracked in issue #{issue})", file=sys.stderr)
-        return EXIT_USAGE
-
-    return handler
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="toolsweep",
@@ -232,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "irrelevance)")
     evaluate.add_argument("--n", type=int, help="examples to use (per category for BFCL)")
     evaluate.add_argument("--batch-size", type=int, help="generation batch size (default: fits a token budget)")
-    evaluate.add_argument("--max-new-tokens", type=int, default=128, help="generation limit per answer")
+    evaluate.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS,
+                          help=f"generation limit per answer (default {DEFAULT_MAX_NEW_TOKENS}, as in a sweep file)")
     evaluate.add_argument("--backend", choices=["auto", "hf", "vllm"], default="auto",
                           help="generation engine: vllm needs vLLM and a GPU; auto uses it when both are there "
                           "(default: auto)")

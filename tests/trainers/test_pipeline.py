@@ -90,8 +90,32 @@ def test_a_max_length_that_cuts_rows_is_reported(tiny_model_dir: Path, tmp_path:
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     longest = length_report("sft", tokenizer, prepare_data(spec).train, 10_000).longest
     limit = longest - 1  # cuts the longest row (and any as long), keeps the others
-    spec = _spec(tiny_model_dir, sft={"max_length": limit}, dpo={"enabled": False})
+    spec = _spec(tiny_model_dir, sft={"max_length": limit}, dpo={"enabled": False}, eval={"max_new_tokens": 8})
     result = run_pipeline(spec, tmp_path / "trial", validate_during_training=False)
     cut = result.metrics["data/sft_rows_over_max_length"]
     assert 0 < cut < 24 and result.metrics["data/sft_longest_tokens"] == longest
-    assert f"sft.max_length={limit} cuts {cut:.0f} of 24 rows (longest {longest} tokens)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"sft.max_length={limit} cuts {cut:.0f} of 24 rows (longest {longest} tokens)" in err
+    # Every tool call is longer than 8 tokens: those reference answers could never be matched.
+    answers_cut = result.metrics["data/eval_rows_over_max_new_tokens"]
+    assert answers_cut > 0 and result.metrics["data/eval_longest_tokens"] > 8
+    assert f"eval.max_new_tokens=8 cuts {answers_cut:.0f} of " in err
+
+
+def test_one_generation_limit_default_for_sweeps_and_eval() -> None:
+    """A sweep and `toolsweep eval` score the same model the same way unless told otherwise."""
+    import inspect
+
+    from toolsweep.cli import build_parser
+    from toolsweep.config.schema import EvalConfig
+    from toolsweep.evaluation.command import run_eval
+    from toolsweep.evaluation.generation import DEFAULT_MAX_NEW_TOKENS, generate_completions
+
+    args = build_parser().parse_args(["eval", "--model", "m"])
+    defaults = {
+        "sweep file": EvalConfig().max_new_tokens,
+        "toolsweep eval": args.max_new_tokens,
+        "run_eval": inspect.signature(run_eval).parameters["max_new_tokens"].default,
+        "generate_completions": inspect.signature(generate_completions).parameters["max_new_tokens"].default,
+    }
+    assert set(defaults.values()) == {DEFAULT_MAX_NEW_TOKENS}, defaults

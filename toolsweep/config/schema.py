@@ -16,6 +16,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from toolsweep.evaluation.generation import DEFAULT_MAX_NEW_TOKENS
+
 __all__ = [
     "BUILTIN_CATEGORIES",
     "REJECTION_KINDS",
@@ -192,7 +194,8 @@ class DPOStage(_Stage):
 
 
 class EvalConfig(_Section):
-    max_new_tokens: int = Field(96, gt=0, description="Generation limit per answer.")
+    max_new_tokens: int = Field(DEFAULT_MAX_NEW_TOKENS, gt=0, description="Generation limit per answer; a trial reports how "
+                                "many reference answers a lower limit cuts (data/eval_rows_over_max_new_tokens).")
     batch_size: int | None = Field(None, gt=0, description="Generation batch size; default fits memory.")
     validation_subset: int = Field(32, gt=0, description="Validation examples scored at each report.")
 

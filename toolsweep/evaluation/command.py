@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from toolsweep.errors import UserError
+from toolsweep.evaluation.generation import DEFAULT_MAX_NEW_TOKENS
 
 __all__ = ["choose_backend", "load_eval_examples", "load_for_eval", "locate_model", "run_eval"]
 
@@ -136,7 +137,7 @@ def run_eval(
     n: int | None = None,
     out: str | None = None,
     batch_size: int | None = None,
-    max_new_tokens: int = 128,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     trust_remote_code: bool = False,
     backend: str = "auto",
     chat_template: str | None = None,

@@ -24,7 +24,7 @@ from toolsweep.data.prepare import PreparedData, prepare_data
 from toolsweep.errors import UserError
 from toolsweep.trainers import stages
 from toolsweep.trainers.callbacks import MemoryTrimCallback, MetricsCallback, Reporter, ValidationCallback
-from toolsweep.trainers.datasets import length_report, preference_dataset, sft_dataset
+from toolsweep.trainers.datasets import answer_length_report, length_report, preference_dataset, sft_dataset
 from toolsweep.trainers.deepspeed import deepspeed_config
 from toolsweep.trainers.failures import classify_failure
 from toolsweep.trainers.hardware import Precision, choose_kernels, choose_precision
@@ -81,13 +81,15 @@ def evaluate_test_sets(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBas
 
 
 def _length_checks(spec: SweepSpec, tokenizer: PreTrainedTokenizerBase, data: PreparedData) -> dict[str, float]:
-    """Say (on stderr, and as ``data/*`` metrics) how many rows each stage's ``max_length`` would cut."""
+    """Say (on stderr, and as ``data/*`` metrics) how many rows each stage's ``max_length`` would cut, and how
+    many evaluation answers ``eval.max_new_tokens`` would."""
     metrics: dict[str, float] = {}
-    for stage, rows in (("sft", data.train), ("dpo", data.pairs)):
-        config = getattr(spec, stage)
-        if not config.enabled or not rows:
-            continue
-        report = length_report(stage, tokenizer, rows, config.max_length)
+    reports = [length_report(stage, tokenizer, rows, getattr(spec, stage).max_length)
+               for stage, rows in (("sft", data.train), ("dpo", data.pairs)) if getattr(spec, stage).enabled and rows]
+    evaluated = data.validation + data.test + [row for rows in data.test_slices.values() for row in rows]
+    if evaluated:
+        reports.append(answer_length_report(tokenizer, evaluated, spec.eval.max_new_tokens))
+    for report in reports:
         if report.over:
             print(f"[toolsweep] {report.message()}", file=sys.stderr)
         metrics.update(report.metrics())
