@@ -1,45 +1,58 @@
 """Per-example scoring with the semantics of BFCL's AST checker.
 
-Reference: ``berkeley-function-call-leaderboard/bfcl_eval/eval_checker/ast_eval/ast_checker.py``
-(gorilla, Apache-2.0), read and re-implemented, not copied. What we keep from it:
+Reference: ``bfcl_eval/eval_checker/ast_eval/ast_checker.py`` (gorilla, Apache-2.0, ``bfcl-eval``
+2026.3.23), read and re-implemented, not copied; the per-argument rules live in
+:mod:`toolsweep.evaluation.bfcl_rules`. What we keep from it:
 
 * right function name; every ``required`` parameter present; no parameter outside the schema *or*
   outside the ground truth (``unexpected_argument``); a ground-truth parameter whose acceptable
   values do not contain ``""`` must be given (``missing_argument``);
-* the declared type is checked first (BFCL's python names and JSON-schema names both work), an
-  ``int`` is accepted where ``float``/``number`` is declared, ``bool`` is never an ``int``;
-  BFCL's "variable" rule: a value whose type equals the type of an acceptable value passes the
-  type check (ground truth sometimes names a variable, a string, for a numeric parameter);
-* values are compared against a list of acceptable values; strings are normalised as BFCL does
-  (drop `` ,./-_*^``, lowercase, ``'``→``"``); dicts key by key (each ground-truth value a list of
-  acceptable values, a missing key allowed when ``""`` is acceptable), lists element-wise;
-* parallel calls match regardless of order, each expected call to a distinct predicted call;
+* each argument: its declared type first, then its value, by BFCL's rules and quirks (listed in
+  ``bfcl_rules``: no int -> float promotion inside arrays, the "variable" rule, ``[]`` for an
+  omittable array, ``==`` inside dicts, ...);
+* parallel calls match regardless of order, each expected call to a distinct predicted call, by
+  BFCL's greedy first fit;
 * an example with no expected call (irrelevance) passes only when no call is made.
 
-Where we differ, on purpose: string normalisation applies at every nesting depth (BFCL: top level,
-list elements and dict values); parallel matching is a maximum bipartite matching, not BFCL's
-greedy first-fit (greedy can fail when a valid assignment exists); ``"any"`` accepts every type;
-names are compared exactly (BFCL rewrites ``.`` to ``_`` for some API models); and by default a
-malformed ``<tool_call>`` block fails an irrelevance example (BFCL counts an undecodable output as
-"no call"; pass ``irrelevance_ignores_malformed=True`` for that). Call-count errors come first:
-fewer calls than expected is ``missed_call``, more is ``spurious_call``; per-call errors follow.
+Two rule sets, chosen by ``score_output(bfcl_exact=...)``; by default by caller:
+
+* **BFCL tasks** (``load_bfcl``, ``toolsweep eval --suite bfcl``, any task whose ``subcategory`` is a
+  BFCL category): BFCL's verdict, no deviation in the checker.
+  ``tests/evaluation/test_eval_bfcl_agreement.py`` holds it against BFCL's own ``ast_checker`` on
+  every AST category, live ones included.
+* **the project's own data** (contract examples, the bundled splits, JSONL files): two deliberate
+  deviations. (1) Nested values are compared recursively, every dict read in ground-truth form
+  (``key -> [acceptable]``) and strings normalised at every depth; BFCL reads that form one level down
+  only and compares deeper values with ``==``. Why: ``ground_truth_from_example`` writes nested dicts
+  in that form at every depth and JSON-schema tools may omit ``items``, so BFCL's rule would fail our
+  own reference answers (a list of dicts, a dict inside a dict). (2) Parallel calls are paired by a
+  maximum bipartite matching, not first fit: first fit fails an output when an earlier expected call
+  takes a prediction a later one needed although a valid pairing exists; a score should not depend on
+  the order of the reference calls.
+
+Outside the checker, for both rule sets: a malformed ``<tool_call>`` block fails an irrelevance
+example by default, where BFCL counts an undecodable output as "no call" (pass
+``irrelevance_ignores_malformed=True`` for that); names are compared exactly, as BFCL does for a
+prompting model (it rewrites ``.`` to ``_`` only for API models that cannot emit dots); type names
+BFCL does not know (JSON-schema names, unions, arrays without ``items``) are handled where BFCL would
+raise. We collect every error where BFCL stops at the first; the verdict is the same. Call-count
+errors come first: fewer calls than expected is ``missed_call``, more is ``spurious_call``; per-call
+errors follow.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from toolsweep.evaluation.bfcl_rules import WRONG_TYPE, WRONG_VALUE, check_argument, standardize_string
 from toolsweep.evaluation.parsing import ParsedOutput, ToolCall
 
 WRONG_TOOL = "wrong_tool"
 MISSING_ARGUMENT = "missing_argument"
 UNEXPECTED_ARGUMENT = "unexpected_argument"
-WRONG_TYPE = "wrong_type"
-WRONG_VALUE = "wrong_value"
 MALFORMED = "malformed"
 SPURIOUS_CALL = "spurious_call"
 MISSED_CALL = "missed_call"
@@ -55,23 +68,6 @@ ERROR_KINDS: tuple[str, ...] = (
 )
 
 GroundTruth = list[dict[str, dict[str, list[Any]]]]
-
-# Declared type name -> python type; BFCL's python names, JSON-schema names and BFCL's Java/JS names.
-_TYPES: dict[str, type] = {
-    **dict.fromkeys(("string", "str", "char", "String"), str),
-    **dict.fromkeys(("integer", "int", "long", "short", "byte", "Bigint"), int),
-    **dict.fromkeys(("number", "float", "double"), float),
-    **dict.fromkeys(("boolean", "bool", "Boolean"), bool),
-    **dict.fromkeys(("array", "list", "tuple", "Array", "ArrayList", "Queue", "Stack"), list),
-    **dict.fromkeys(("object", "dict", "HashMap", "Hashtable"), dict),
-    "null": type(None),
-}
-_STD_RE = re.compile(r"[ ,./\-_*^]")
-
-
-def standardize_string(s: str) -> str:
-    """BFCL's normalisation, so "April 1, 2024" and "april 1 2024" compare equal."""
-    return _STD_RE.sub("", s).lower().replace("'", '"')
 
 
 @dataclass
@@ -125,26 +121,11 @@ def function_docs(tools: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any
     return docs
 
 
-def _py_type(declared: Any) -> type | None:
-    return _TYPES.get(declared) if isinstance(declared, str) else None
-
-
-def _type_ok(value: Any, declared: Any) -> bool:
-    """Strict type check; unknown or missing declared types (and "any") accept everything."""
-    if isinstance(declared, list):  # JSON-schema union, e.g. ["string", "null"]
-        return any(_type_ok(value, d) for d in declared)
-    expected = _py_type(declared)
-    if expected is None:
-        return True
-    if expected is float:
-        return type(value) in (int, float)
-    if expected is list:
-        return isinstance(value, (list, tuple))
-    return type(value) is expected
-
-
 def literal_eq(pred: Any, opt: Any) -> bool:
-    """Does ``pred`` equal one acceptable value ``opt`` (dicts in ground-truth form)?"""
+    """Does ``pred`` equal one acceptable value ``opt`` (dicts in ground-truth form)?
+
+    Not a scoring rule (those are in ``bfcl_rules``): ``ground_truth_from_example`` uses it to decide
+    whether a reference value is the schema default, where ``True`` must not pass for ``1``."""
     if isinstance(opt, dict):
         if not isinstance(pred, dict):
             return False
@@ -174,40 +155,15 @@ def _matches_any(pred: Any, acceptable: Sequence[Any]) -> bool:
     return any(literal_eq(pred, opt) for opt in acceptable)
 
 
-def _variable_type_ok(value: Any, acceptable: Sequence[Any]) -> bool:
-    """BFCL's variable rule: the value has the exact type of some acceptable (non-"") value."""
-    return any(type(value) is type(opt) for opt in acceptable if opt != "")
-
-
-def _check_param(name: str, value: Any, acceptable: list[Any], schema: Mapping[str, Any]) -> tuple[str, str] | None:
-    declared = schema.get("type")
-    if _py_type(declared) is float and type(value) is int:
-        value = float(value)  # python's int -> float promotion, as BFCL allows
-    type_ok = _type_ok(value, declared) or _variable_type_ok(value, acceptable)
-    items = schema.get("items")
-    is_list = _py_type(declared) is list and isinstance(items, Mapping) and isinstance(value, (list, tuple))
-    if (
-        type_ok
-        and is_list
-        and not all(_type_ok(v, items.get("type")) for v in value)
-        and not _matches_any(value, acceptable)
-    ):
-        return WRONG_TYPE, f"argument {name!r}: items of {value!r} are not all of type {items.get('type')!r}"
-    if not type_ok:
-        return WRONG_TYPE, f"argument {name!r}: expected type {declared!r}, got {type(value).__name__} {value!r}"
-    if not _matches_any(value, acceptable):
-        shown = [a for a in acceptable if a != ""]
-        return WRONG_VALUE, f"argument {name!r}: {value!r} is not one of {shown!r}"
-    return None
-
-
 def _needed(acceptable: Sequence[Any]) -> bool:
     return "" not in acceptable
 
 
 def check_call(call: ToolCall, expected_name: str, expected_params: Mapping[str, list[Any]],
-               doc: Mapping[str, Any] | None) -> _Check:
-    """Compare one predicted call with one expected call; collects every error, in BFCL's order."""
+               doc: Mapping[str, Any] | None, *, bfcl_exact: bool = True) -> _Check:
+    """Compare one predicted call with one expected call; collects every error, in BFCL's order
+    (BFCL stops at the first, which gives the same verdict). ``bfcl_exact=False`` compares nested
+    values with the project's rule (see :mod:`toolsweep.evaluation.bfcl_rules`)."""
     needed = sum(_needed(a) for a in expected_params.values())
     if call.name != expected_name:
         return _Check([WRONG_TOOL], [f"called {call.name!r}, expected {expected_name!r}"],
@@ -230,7 +186,8 @@ def check_call(call: ToolCall, expected_name: str, expected_params: Mapping[str,
             messages.append(f"{expected_name}: argument {key!r} is not defined by {where}")
             fp += 1
             continue
-        err = _check_param(key, value, expected_params[key], (props or {}).get(key) or {})
+        err = check_argument(key, value, expected_params[key], (props or {}).get(key) or {},
+                             nested_ground_truth=not bfcl_exact)
         if err is None:
             tp += 1
             correct.add(key)
@@ -244,6 +201,18 @@ def check_call(call: ToolCall, expected_name: str, expected_params: Mapping[str,
             messages.append(f"{expected_name}: argument {key!r} is missing (no default is acceptable)")
     fn = sum(1 for k, a in expected_params.items() if _needed(a) and k not in correct)
     return _Check(kinds, messages, tp, fp, fn)
+
+
+def _greedy_matching(ok: list[list[bool]], n_pred: int) -> list[int | None]:
+    """BFCL's first fit: each expected call, in order, takes the first unused prediction that passes."""
+    used: set[int] = set()
+    match: list[int | None] = []
+    for row in ok:
+        j = next((j for j in range(n_pred) if row[j] and j not in used), None)
+        match.append(j)
+        if j is not None:
+            used.add(j)
+    return match
 
 
 def _max_matching(ok: list[list[bool]], n_pred: int) -> list[int | None]:
@@ -268,6 +237,13 @@ def _max_matching(ok: list[list[bool]], n_pred: int) -> list[int | None]:
     return match
 
 
+def is_bfcl_category(subcategory: str | None) -> bool:
+    """Is this one of BFCL's category names (a task loaded from BFCL data)?"""
+    from toolsweep.evaluation.bfcl import CATEGORY_GROUPS  # bfcl -> tasks -> scoring: import on use
+
+    return subcategory in CATEGORY_GROUPS
+
+
 def score_output(
     parsed: ParsedOutput,
     ground_truth: GroundTruth,
@@ -277,13 +253,18 @@ def score_output(
     category: str = "",
     subcategory: str | None = None,
     irrelevance_ignores_malformed: bool = False,
+    bfcl_exact: bool | None = None,
 ) -> ExampleResult:
     """Score one parsed completion against BFCL-form ground truth.
 
     ``functions`` are the function docs the scorer checks types and defined parameters against
     (BFCL docs or OpenAI tool specs). ``ground_truth`` is ``[{func_name: {param: [acceptable]}}]``;
-    an empty list means no call should be made (irrelevance).
+    an empty list means no call should be made (irrelevance). ``bfcl_exact``: True gives BFCL's
+    verdict, False the project's rules for its own data (see the module docstring); None (the
+    default) chooses BFCL's when ``subcategory`` names a BFCL category, as every task from
+    :func:`toolsweep.evaluation.bfcl.load_bfcl` does, and the project's otherwise.
     """
+    exact = is_bfcl_category(subcategory) if bfcl_exact is None else bfcl_exact
     docs = function_docs(functions)
     expected = [(next(iter(c)), next(iter(c.values()))) for c in ground_truth]
     calls = parsed.calls
@@ -301,8 +282,9 @@ def score_output(
         kinds.append(SPURIOUS_CALL)
         messages.append(f"expected {n_exp} call(s), got {n_pred}")
 
-    checks = [[check_call(c, name, params, docs.get(name)) for c in calls] for name, params in expected]
-    match = _max_matching([[ch.ok for ch in row] for row in checks], n_pred)
+    checks = [[check_call(c, name, params, docs.get(name), bfcl_exact=exact) for c in calls]
+              for name, params in expected]
+    match = (_greedy_matching if exact else _max_matching)([[ch.ok for ch in row] for row in checks], n_pred)
     # Pair each unmatched expected call with its closest unused prediction, for messages and counts.
     used = {j for j in match if j is not None}
     for i, j in enumerate(match):
