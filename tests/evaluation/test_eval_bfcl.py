@@ -62,13 +62,10 @@ def test_full_bfcl_reference_answers_score_100_percent(real_bfcl):
     _assert_all_pass(results)
 
 
-def test_wheel_is_read_without_installing(real_bfcl, monkeypatch):
-    import os
-
-    path = os.environ.get(WHEEL_ENV)
-    if not path or not path.endswith(".whl"):
-        pytest.skip(f"{WHEEL_ENV} does not name a wheel")
-    data = open_bfcl(path)
+def test_wheel_is_read_without_installing(bfcl_wheel):
+    if bfcl_wheel.is_dir():
+        pytest.skip(f"{WHEEL_ENV} names an unpacked folder, not a wheel")
+    data = open_bfcl(bfcl_wheel)
     assert data.wheel and len(data.questions("simple_python")) >= 400
 
 

@@ -94,3 +94,11 @@ def test_project_rules_read_nested_ground_truth_that_bfcl_cannot():
     assert _score(args, truth, functions).passed
     result = _score(args, truth, functions, bfcl_exact=True)
     assert result.error_kinds == ["wrong_value", "wrong_value"], result.errors
+
+
+def test_an_undecodable_answer_to_an_irrelevance_task_passes_only_under_bfcl_rules():
+    broken = ParsedOutput(calls=[], malformed=True, errors=["unterminated <tool_call>"])
+    bfcl = score_output(broken, [], _fn(), subcategory="irrelevance")
+    ours = score_output(broken, [], _fn(), category="irrelevance")
+    assert bfcl.passed and not ours.passed and ours.error_kind == "malformed"
+    assert not score_output(broken, [], _fn(), subcategory="irrelevance", irrelevance_ignores_malformed=False).passed

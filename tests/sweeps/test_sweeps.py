@@ -95,3 +95,31 @@ def test_resume_after_sigkill_does_not_rerun_finished_trials(tiny_model_dir: Pat
     for trial_id, mtime in finished.items():
         assert (trials / trial_id / "result.json").stat().st_mtime_ns == mtime
         assert not any(not a["reused_result"] for a in _attempts(str(trials / trial_id))[1:])
+
+
+def test_a_sweep_on_your_own_tools_picks_on_their_holdout_and_reports_each_test_set(
+        tiny_model_dir: Path, tmp_path: Path, ray_local) -> None:
+    """configs/own_tools.yaml reduced: train on a user file, validate on a holdout of it, test on a second user
+    file and on the bundled split; every report names both test sets."""
+    from toolsweep.analysis.report import build_report
+
+    own = Path(__file__).parents[2] / "examples" / "own_tools"
+    path = write_tiny_sweep(
+        tmp_path, tiny_model_dir, "own",
+        data={"sources": {"mine": {"path": str(own / "train.jsonl")}}, "validation": {"holdout": 0.05},
+              "test": {"mine": {"path": str(own / "test.jsonl"), "examples": 6}, "bundled": {"builtin": "test", "examples": 4}}},
+        sft={"learning_rate": {"grid": [5e-3, 1e-5]}},
+    )
+    summary = _run(path)
+    assert [t["status"] for t in summary["trials"]] == ["completed", "completed"]
+    for trial in summary["trials"]:
+        m = trial["metrics"]
+        assert m["val/n_examples"] == 21  # 5 % of each tool's distinct rows of train.jsonl, rounded per tool
+        assert m["test/n_examples"] == 6 and m["test/bundled/n_examples"] == 4
+    report = build_report(summary["run_dir"])
+    import pandas as pd
+
+    board = pd.read_csv(report["leaderboard_csv"])
+    assert {"test/exact_match", "test/bundled/exact_match"} <= set(board.columns)
+    assert all("bundled" in row for row in report["variants_rows"])
+    assert report["variants"]["variants"]["base"]["bundled/n_examples"] == 4

@@ -103,13 +103,13 @@ def _write_weights(spec: Any, model_dir: Path, target: Path, adapter_only: bool)
 
 
 def _reproduce(spec: Any, target: Path) -> dict[str, float]:
-    """Load ``target`` as ``toolsweep eval --model`` does and score it on the trial's test examples."""
-    from toolsweep.data.prepare import evaluation_split
+    """Load ``target`` as ``toolsweep eval --model`` does and score it on the trial's headline test set."""
+    from toolsweep.data.prepare import named_test_sets
     from toolsweep.evaluation.command import load_for_eval
     from toolsweep.evaluation.runner import evaluate
 
     model, tokenizer = load_for_eval(str(target), spec.model.trust_remote_code)
-    examples = evaluation_split("test", spec.data.test_examples)
+    examples = next(iter(named_test_sets(spec).values()))
     report = evaluate(model, tokenizer, examples, batch_size=spec.eval.batch_size, max_new_tokens=spec.eval.max_new_tokens)
     return report.metrics.to_flat_dict()
 
@@ -142,9 +142,13 @@ def _write_card(target: Path, provenance: dict[str, Any], run: RunDir, out: Path
 
     variants = run.read_json(VARIANTS_FILE)
     rows = variant_rows(variants) if variants and variants.get("trial_id") == provenance["trial_id"] else []
-    spec = provenance["resolved_config"]
-    command = (f"toolsweep eval --model {out} --data builtin:test --n {spec['data']['test_examples']} "
-               f"--max-new-tokens {spec['eval']['max_new_tokens']}")
+    from toolsweep.config.schema import SweepSpec
+    from toolsweep.data.eval_sets import eval_command
+    from toolsweep.data.prepare import evaluation_configs
+
+    spec = SweepSpec.model_validate(provenance["resolved_config"], strict=False)
+    headline = next(iter(evaluation_configs(spec.data)[1].values()))
+    command = eval_command(str(out), headline, spec.data.test_examples, spec.eval.max_new_tokens)
     (target / "README.md").write_text(model_card(provenance, rows, command), encoding="utf-8")
 
 

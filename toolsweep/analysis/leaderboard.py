@@ -13,10 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from toolsweep.analysis.rundir import RunDir
+from toolsweep.evaluation.metrics import test_set_keys
 
 __all__ = ["leaderboard_frame", "print_leaderboard", "write_leaderboard"]
 
-_HEADLINE = ("test/exact_match", "test/unseen_phrasing/exact_match", "val/exact_match", "sft/exact_match")
+
+
+def _headline(keys: Any) -> list[str]:
+    """The accuracy columns every leaderboard shows: each test set's, then validation's and SFT's."""
+    return [*test_set_keys(keys), "val/exact_match", "sft/exact_match"]
 
 
 def _cell(value: Any) -> Any:
@@ -40,6 +45,7 @@ def leaderboard_frame(run: RunDir) -> Any:
     metric = run.metric
     best = run.summary.get("best_trial")
     categories = sorted({key.split("/")[-1] for t in run.trials for key in t["metrics"] if key.startswith("test/exact_match/")})
+    headline = _headline(key for t in run.trials for key in t["metrics"])
     rows = []
     ordered = sorted(run.trials, key=lambda t: _sort_key(t, metric, run.mode))
     for rank, trial in enumerate(ordered, start=1):
@@ -49,7 +55,7 @@ def leaderboard_frame(run: RunDir) -> Any:
         for path in run.searched:
             row[path] = _cell(trial["config"].get(path))
         row[metric] = m.get(metric)
-        for key in _HEADLINE:
+        for key in headline:
             row.setdefault(key, m.get(key))
         for category in categories:
             row[f"test/exact_match/{category}"] = m.get(f"test/exact_match/{category}")
@@ -91,7 +97,7 @@ def print_leaderboard(run: RunDir, frame: Any, console: Any = None) -> None:
     console = console or Console(width=None if Console().is_terminal else 160)
     metric = run.metric
     columns = ["rank", "trial_id", "status", *run.searched, metric,
-               *[key for key in _HEADLINE if key != metric], "wall_seconds", "resource_seconds"]
+               *[key for key in _headline(frame.columns) if key != metric], "wall_seconds", "resource_seconds"]
     table = Table(title=f"sweep {run.name}: {len(frame)} trials, best first")
     for column in columns:
         table.add_column(column.replace("_seconds", " s"), justify="left" if column in ("trial_id", "status") else "right")

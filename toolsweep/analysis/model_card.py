@@ -28,7 +28,29 @@ def _markdown_table(rows: list[dict[str, Any]], percent: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def model_card(provenance: dict[str, Any], variant_rows: list[dict[str, Any]], eval_command: str) -> str:
+def _reproduce(command: str | None) -> str:
+    if command is None:
+        return ("The headline test set is a holdout of the training files, which exists only inside the sweep; "
+                "`toolsweep export` re-scored it above.\n")
+    return f"Reproduce the score:\n\n```bash\n{command}\n```\n"
+
+
+def _test_set_rows(spec: dict[str, Any], metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per test set: its name, what it is, its size and the winner's exact match on it."""
+    from toolsweep.config.schema import SweepSpec
+    from toolsweep.data.eval_sets import describe_eval_set
+    from toolsweep.data.prepare import evaluation_configs
+
+    data = SweepSpec.model_validate(spec, strict=False).data
+    rows = []
+    for (name, config), prefix in zip(evaluation_configs(data)[1].items(), data.test_prefixes().values(), strict=True):
+        n = metrics.get(f"{prefix}/n_examples")
+        rows.append({"test set": name, "what it is": describe_eval_set(config), "examples": "–" if n is None else f"{n:.0f}",
+                     "exact match": metrics.get(f"{prefix}/exact_match")})
+    return rows
+
+
+def model_card(provenance: dict[str, Any], variant_rows: list[dict[str, Any]], eval_command: str | None) -> str:
     """The README.md text for an export described by ``provenance`` (see ``export._provenance``)."""
     spec = provenance["resolved_config"]
     metrics = provenance["metrics"]
@@ -72,21 +94,17 @@ Searched values of this trial:
 
 ## Test accuracy
 
-Exact match on {provenance['test_examples']} held-out test examples: **{_pct(metrics.get('test/exact_match'))}**
-(re-measured on the exported files: {_pct(provenance['verification']['reproduced'])}). Their argument values
-never occur in training; their wordings do. On the unseen-phrasing slice, {provenance['test_examples']} test
-examples worded with templates training never saw: **{_pct(metrics.get('test/unseen_phrasing/exact_match'))}**.
+Exact match on each test set of the sweep; the first is the headline, re-measured on the exported files:
+{_pct(provenance['verification']['reproduced'])}.
+
+{_markdown_table(_test_set_rows(spec, metrics))}
+Per category of the headline set:
 
 {_markdown_table(per_category)}
 ### Variants of this configuration (test split)
 
 {_markdown_table(variant_rows)}
-Reproduce the score:
-
-```bash
-{eval_command}
-```
-
+{_reproduce(eval_command)}
 ## Training
 
 - Base model: `{base}`; seed {spec['seed']}

@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from toolsweep.analysis.rundir import RunDir
+from toolsweep.evaluation.metrics import test_set_keys
 
 __all__ = ["error_taxonomy_plot", "learning_curves", "make_plots", "parallel_coordinates", "param_plots"]
 
 _TOP_TRIALS = 5
+# One color and marker per test set (test/exact_match first), beside the sweep metric's blue.
+_COLORS = ("tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink")
+_MARKERS = ("^", "v", "s", "D", "P", "X")
 
 
 def _pyplot() -> Any:
@@ -66,7 +70,7 @@ def param_plots(run: RunDir, frame: Any, out_dir: Path) -> dict[str, Path]:
             pts = [(x, y) for x, y, keep in zip(xs, frame[run.metric], mask) if keep and y is not None and not math.isnan(y)]
             if pts:
                 ax.scatter(*zip(*pts), label=f"{run.metric} ({label})", **style)
-        for column, color, marker in (("test/exact_match", "tab:orange", "^"), ("test/unseen_phrasing/exact_match", "tab:green", "v")):
+        for column, color, marker in zip(test_set_keys(frame.columns), _COLORS, _MARKERS):
             if column not in frame or run.metric == column:
                 continue
             pts = [(x, y) for x, y, keep in zip(xs, frame[column], completed) if keep and y is not None and not math.isnan(y)]

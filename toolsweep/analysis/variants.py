@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from toolsweep.analysis.rundir import RunDir, load_run
-from toolsweep.data.prepare import UNSEEN_PHRASING
+from toolsweep.evaluation.metrics import test_set_keys
 
 __all__ = ["VARIANTS", "VARIANTS_FILE", "compute_variants", "load_or_compute_variants", "variant_rows"]
 
@@ -41,11 +41,12 @@ def _evaluate_base(spec: Any, out_dir: Path) -> dict[str, float]:
 
 def _evaluate_test(model: Any, tokenizer: Any, spec: Any, out_dir: Path) -> dict[str, float]:
     """The test metrics a trial reports (headline set and slices), without their ``test/`` prefix."""
-    from toolsweep.data.prepare import evaluation_split, test_slices
+    from toolsweep.data.prepare import named_test_sets
     from toolsweep.trainers.pipeline import evaluate_test_sets
 
-    n = spec.data.test_examples
-    return _test_metrics(evaluate_test_sets(model, tokenizer, evaluation_split("test", n), test_slices(n), spec, out_dir))
+    first, *others = sets = named_test_sets(spec)
+    slices = {name: sets[name] for name in others}
+    return _test_metrics(evaluate_test_sets(model, tokenizer, sets[first], slices, spec, out_dir))
 
 
 def _sft_stage(run: RunDir, trial: dict[str, Any], spec: Any) -> Any:
@@ -147,15 +148,17 @@ def load_or_compute_variants(run_dir: str | Path) -> dict[str, Any]:
 
 
 def variant_rows(variants: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per variant: exact match on the test set and on its unseen-phrasing slice, then per category of
-    the test set, as fractions (None where not computed)."""
-    categories = sorted({key.split("/", 1)[1] for metrics in variants["variants"].values() if metrics
-                         for key in metrics if key.startswith("exact_match/")})
+    """One row per variant: exact match on each test set (the headline first, then e.g. unseen_phrasing), then
+    per category of the headline set, as fractions (None where not computed)."""
+    computed = [metrics for metrics in variants["variants"].values() if metrics]
+    categories = sorted({key.split("/", 1)[1] for metrics in computed for key in metrics if key.startswith("exact_match/")})
+    further = [key[len("test/"):] for key in test_set_keys(f"test/{k}" for metrics in computed for k in metrics)][1:]
     rows = []
     for name in VARIANTS:
         metrics = variants["variants"].get(name) or {}
-        row: dict[str, Any] = {"variant": _LABELS[name], "exact_match": metrics.get("exact_match"),
-                               UNSEEN_PHRASING: metrics.get(f"{UNSEEN_PHRASING}/exact_match")}
+        row: dict[str, Any] = {"variant": _LABELS[name], "exact_match": metrics.get("exact_match")}
+        for key in further:
+            row[key.removesuffix("/exact_match")] = metrics.get(key)
         for category in categories:
             row[category] = metrics.get(f"exact_match/{category}")
         rows.append(row)

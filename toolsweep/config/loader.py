@@ -147,11 +147,18 @@ def _lift_expressions(
     return data
 
 
+_BLAMED_FIELD = re.compile(r"^([a-z_]+(?:\.[a-z_]+)+): (.*)$", re.DOTALL)
+
+
 def _problems(exc: ValidationError, file: str, lines: dict[Loc, int], prefix: str = "") -> list[Problem]:
     found: list[Problem] = []
     for error in exc.errors():
         loc = clean_loc(tuple(error["loc"]))
-        problem = Problem(file, _dotted(loc), prefix + describe_pydantic_error(SweepSpec, error), _line_of(loc, lines))
+        message = describe_pydantic_error(SweepSpec, error)
+        blamed = _BLAMED_FIELD.match(message)
+        if not loc and blamed:  # a check across sections names the field to change: point at its line
+            loc, message = _split(blamed.group(1)), blamed.group(2)
+        problem = Problem(file, _dotted(loc), prefix + message, _line_of(loc, lines))
         if problem not in found:
             found.append(problem)
     return found

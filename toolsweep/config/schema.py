@@ -17,6 +17,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from toolsweep.evaluation.generation import DEFAULT_MAX_NEW_TOKENS
+from toolsweep.evaluation.metrics import METRIC_NAMES, is_metric_name
 
 __all__ = [
     "BUILTIN_CATEGORIES",
@@ -25,6 +26,7 @@ __all__ = [
     "DataConfig",
     "DataSource",
     "EvalConfig",
+    "EvalSet",
     "LoraConfig",
     "ModelConfig",
     "ResourcesConfig",
@@ -104,6 +106,47 @@ class DataSource(_Section):
         return self
 
 
+class EvalSet(_Section):
+    """One evaluation set: exactly one of ``builtin``, ``path``, ``hub``, ``holdout`` or ``bfcl``."""
+
+    builtin: Literal["validation", "test", "unseen_phrasing"] | None = Field(
+        None, description="A held-out split of the bundled data set (unseen_phrasing: test rows worded with templates "
+        "training never saw).")
+    path: str | None = Field(None, description="A local JSONL file of your own examples.")
+    hub: str | None = Field(None, description="A `datasets.load_dataset` name (needs network).")
+    split: str = Field("test", description="Split to read from a hub data set.")
+    format: Literal["messages", "xlam"] = Field("messages", description="Row format of `path`/`hub` data.")
+    holdout: float | None = Field(
+        None, gt=0, lt=1, description="This fraction of every path/hub training source, split off before the mix is "
+        "sampled (stratified by tool, deterministic), so no row is ever in both training and evaluation.")
+    bfcl: list[str] | None = Field(None, description="BFCL categories, e.g. [simple_python, multiple], read offline.")
+    bfcl_source: str | None = Field(None, description="With bfcl: a bfcl-eval wheel or its data folder (default: "
+                                    "$TOOLSWEEP_BFCL_WHEEL, else an installed bfcl_eval).")
+    examples: int | None = Field(None, gt=0, description="Use at most this many rows (per category for bfcl); "
+                                 "builtin sets default to data.validation_examples / data.test_examples.")
+
+    @model_validator(mode="after")
+    def _exactly_one_origin(self) -> EvalSet:
+        given = [key for key in EVAL_SET_ORIGINS if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(EVAL_SET_ORIGINS)} (got {given or 'none'})")
+        if self.path is not None and not Path(self.path).expanduser().is_file():
+            raise ValueError(f"data file {self.path!r} does not exist")
+        if self.bfcl is not None:
+            from toolsweep.evaluation.bfcl import CATEGORY_GROUPS
+
+            unknown = [c for c in self.bfcl if c not in CATEGORY_GROUPS]
+            if unknown or not self.bfcl:
+                raise ValueError(f"bfcl: unknown categories {unknown}; choose from {', '.join(CATEGORY_GROUPS)}")
+        if self.bfcl_source is not None and self.bfcl is None:
+            raise ValueError("bfcl_source needs bfcl (the categories to read)")
+        return self
+
+
+EVAL_SET_ORIGINS = ("builtin", "path", "hub", "holdout", "bfcl")
+_METRIC_WORDS = frozenset({*METRIC_NAMES, "errors", "seconds"})
+
+
 def _default_sources() -> dict[str, DataSource]:
     return {name: DataSource(builtin=name) for name in BUILTIN_CATEGORIES}
 
@@ -121,6 +164,11 @@ class DataConfig(_Section):
         description="Weights of the failure kinds used as DPO 'rejected' answers.",
     )
     strict: bool = Field(False, description="Fail on a bad user-data row instead of skipping it.")
+    validation: EvalSet | None = Field(
+        None, description="The set trials are compared on (val/...); default: the bundled validation split.")
+    test: dict[str, EvalSet] | None = Field(
+        None, description="Named test sets, each reported on its own: the first as test/..., every other as "
+        "test/<name>/...; default: {test: bundled test, unseen_phrasing: its held-out wordings}.")
 
     @field_validator("sources")
     @classmethod
@@ -130,6 +178,27 @@ class DataConfig(_Section):
         if all(source.weight == 0 for source in sources.values()):
             raise ValueError("all mix weights are 0; give at least one source a weight > 0")
         return sources
+
+    @model_validator(mode="after")
+    def _evaluation_sets(self) -> DataConfig:
+        sets = [self.validation, *(self.test or {}).values()]
+        if any(s is not None and s.holdout is not None for s in sets):
+            if not any(source.builtin is None and source.weight > 0 for source in self.sources.values()):
+                raise ValueError("holdout splits your own training sources (path/hub), but every source is builtin")
+            if sum(s.holdout or 0.0 for s in sets if s is not None) >= 1:
+                raise ValueError("the holdout fractions of validation and test sets add up to 1 or more")
+        for name in self.test or {}:
+            if not name.isidentifier() or name in _METRIC_WORDS:
+                raise ValueError(f"test set name {name!r}: use a word of letters, digits and _ that is not a metric "
+                                 f"name ({', '.join(sorted(_METRIC_WORDS))})")
+        if self.test == {}:
+            raise ValueError("test: name at least one set, or leave it out for the bundled test split")
+        return self
+
+    def test_prefixes(self) -> dict[str, str]:
+        """Each test set's metric prefix: the first set is the headline (``test``), the others ``test/<name>``."""
+        names = list(self.test) if self.test else ["test", "unseen_phrasing"]
+        return {name: "test" if i == 0 else f"test/{name}" for i, name in enumerate(names)}
 
     @field_validator("rejection_kinds")
     @classmethod
@@ -280,3 +349,35 @@ class SweepSpec(_Section):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     wandb: WandbConfig = Field(default_factory=WandbConfig)
+
+    @model_validator(mode="after")
+    def _metric_is_reported(self) -> SweepSpec:
+        metric = self.search.metric
+        if metric not in produced_metric_hint(self) and not _produced(metric, self):
+            raise ValueError(f"search.metric: this sweep does not report {metric!r}; use one of "
+                             f"{', '.join(produced_metric_hint(self))} (or another metric under those prefixes)")
+        return self
+
+
+_COST_METRICS = ("cost/wall_seconds", "cost/cpu_seconds", "cost/gpu_seconds")
+
+
+def _produced(metric: str, spec: SweepSpec) -> bool:
+    scope, _, name = metric.partition("/")
+    if scope in ("sft", "dpo"):
+        return bool(name)  # the stage's own training logs (loss, rewards/...) as well as SFT's evaluation
+    if scope in ("val", "base"):
+        return is_metric_name(name)
+    if scope == "cost":
+        return metric in _COST_METRICS
+    if scope == "test":
+        further = [prefix + "/" for prefix in spec.data.test_prefixes().values() if prefix != "test"]
+        prefix = next((p for p in further if metric.startswith(p)), "test/")
+        return is_metric_name(metric[len(prefix):])
+    return False
+
+
+def produced_metric_hint(spec: SweepSpec) -> list[str]:
+    """The headline metrics a sweep reports, for error messages."""
+    return ["val/exact_match", *(f"{prefix}/exact_match" for prefix in spec.data.test_prefixes().values()),
+            "val/tool_selection", "val/arg_f1", "cost/wall_seconds"]

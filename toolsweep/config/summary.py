@@ -7,6 +7,7 @@ what is searched and how.
 from __future__ import annotations
 
 from toolsweep.config.loader import Sweep
+from toolsweep.config.schema import SweepSpec
 from toolsweep.search_spaces.domains import Choice, Domain, Grid, LogUniform, QUniform, RandInt, Uniform
 
 __all__ = ["describe_domain", "describe_sweep"]
@@ -50,6 +51,16 @@ def _trial_count(sweep: Sweep) -> int:
     return count
 
 
+def _evaluation(spec: SweepSpec) -> str:
+    from toolsweep.data.eval_sets import describe_eval_set
+    from toolsweep.data.prepare import evaluation_configs
+
+    validation, tests = evaluation_configs(spec.data)
+    named = "; ".join(f"{name} ({prefix}/...): {describe_eval_set(config)}"
+                      for (name, config), prefix in zip(tests.items(), spec.data.test_prefixes().values(), strict=True))
+    return f"val/...: {describe_eval_set(validation)}\n             {named}"
+
+
 def describe_sweep(sweep: Sweep) -> str:
     spec = sweep.spec
     lora = f"LoRA r={spec.lora.r}" if spec.lora.enabled else "full fine-tuning"
@@ -64,6 +75,7 @@ def describe_sweep(sweep: Sweep) -> str:
         + (f", chat template {spec.model.chat_template}" if spec.model.chat_template else ""),
         f"  stages     {sft} → {dpo}, {lora}",
         f"  data mix   {weights} ({spec.data.train_examples} SFT examples, {spec.data.preference_pairs} DPO pairs)",
+        f"  evaluation {_evaluation(spec)}",
         f"  search     {search.algorithm} + {search.scheduler}, {_trial_count(sweep)} trials, {search.mode} {search.metric}",
         f"  resources  {resources.cpus_per_trial:g} CPU, {resources.gpus_per_trial:g} GPU, "
         f"{resources.workers} worker(s) per trial" + (f", DeepSpeed {resources.deepspeed}" if resources.deepspeed else ""),

@@ -13,7 +13,7 @@ import json
 import math
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,30 @@ from typing import Any
 from toolsweep.evaluation.scoring import ERROR_KINDS, ExampleResult
 
 HEADLINE = "exact_match"
+METRIC_NAMES: tuple[str, ...] = (HEADLINE, "tool_selection", "arg_precision", "arg_recall", "arg_f1", "well_formed",
+                                 "irrelevance_accuracy", "n_examples")
+"""Every key of :meth:`EvalMetrics.to_flat_dict` except ``exact_match/<category>`` and ``errors/<kind>``."""
+
+
+def test_set_keys(keys: Iterable[str]) -> list[str]:
+    """The headline exact-match key of every test set found among metric ``keys``: ``test/exact_match`` (the
+    first set) then ``test/<name>/exact_match`` for each further set, in order of appearance."""
+    found = ["test/" + HEADLINE]
+    for key in keys:
+        parts = key.split("/")
+        if len(parts) == 3 and parts[0] == "test" and parts[2] == HEADLINE and key not in found:
+            found.append(key)
+    return found
+
+
+def is_metric_name(name: str) -> bool:
+    """Whether an evaluation reports ``name`` (when its data has the category): what a sweep may optimise."""
+    head, _, rest = name.partition("/")
+    if head == HEADLINE and rest:
+        return True  # exact_match/<category>: categories depend on the data
+    if head == "errors":
+        return rest in ERROR_KINDS
+    return name in METRIC_NAMES
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def score_completions(
     *,
     tokenizer: Any | None = None,
     prompts: Sequence[str] | None = None,
-    irrelevance_ignores_malformed: bool = False,
+    irrelevance_ignores_malformed: bool | None = None,
 ) -> list[ExampleResult]:
     """Parse and score completions already generated for ``tasks`` (same order).
 

@@ -30,9 +30,10 @@ Two rule sets, chosen by ``score_output(bfcl_exact=...)``; by default by caller:
   takes a prediction a later one needed although a valid pairing exists; a score should not depend on
   the order of the reference calls.
 
-Outside the checker, for both rule sets: a malformed ``<tool_call>`` block fails an irrelevance
-example by default, where BFCL counts an undecodable output as "no call" (pass
-``irrelevance_ignores_malformed=True`` for that); names are compared exactly, as BFCL does for a
+Outside the checker: on BFCL tasks an undecodable output on an irrelevance example counts as "no call"
+and passes, as in BFCL; on the project's own data a malformed ``<tool_call>`` block fails it (a model
+that starts a call where none fits has not declined; ``irrelevance_ignores_malformed`` overrides either
+default). For both rule sets, names are compared exactly, as BFCL does for a
 prompting model (it rewrites ``.`` to ``_`` only for API models that cannot emit dots); type names
 BFCL does not know (JSON-schema names, unions, arrays without ``items``) are handled where BFCL would
 raise. We collect every error where BFCL stops at the first; the verdict is the same. Call-count
@@ -252,7 +253,7 @@ def score_output(
     example_id: str = "",
     category: str = "",
     subcategory: str | None = None,
-    irrelevance_ignores_malformed: bool = False,
+    irrelevance_ignores_malformed: bool | None = None,
     bfcl_exact: bool | None = None,
 ) -> ExampleResult:
     """Score one parsed completion against BFCL-form ground truth.
@@ -271,7 +272,8 @@ def score_output(
     n_exp, n_pred = len(expected), len(calls)
     kinds: list[str] = []
     messages: list[str] = []
-    malformed = parsed.malformed and not (irrelevance_ignores_malformed and n_exp == 0)
+    ignore_malformed = exact if irrelevance_ignores_malformed is None else irrelevance_ignores_malformed
+    malformed = parsed.malformed and not (ignore_malformed and n_exp == 0)
     if malformed:
         kinds.append(MALFORMED)
         messages.append("malformed tool call: " + "; ".join(parsed.errors or [str(parsed.malformed_reason)]))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from toolsweep.evaluation.metrics import test_set_keys
+
 __all__ = ["print_summary"]
 
 
@@ -20,8 +22,9 @@ def print_summary(summary: dict[str, Any]) -> None:
     metric = summary["metric"]
     trials = summary["trials"]
     params = sorted({key for trial in trials for key in trial["config"]})
+    tests = [key for key in test_set_keys(k for t in trials for k in t["metrics"]) if key != metric]
     table = Table(title=f"sweep {summary['name']}: {len(trials)} trials", show_lines=False)
-    for column in ["trial", "status", *params, metric, "test/exact_match", "test/unseen_phrasing", "cpu-s"]:
+    for column in ["trial", "status", *params, metric, *(key.removesuffix("/exact_match") for key in tests), "cpu-s"]:
         table.add_column(column, justify="right" if column not in ("trial", "status") else "left")
     key = (lambda t: t["metrics"].get(metric, float("-inf"))) if summary["mode"] == "max" else (lambda t: -t["metrics"].get(metric, float("inf")))
     for trial in sorted(trials, key=key, reverse=True):
@@ -32,8 +35,7 @@ def print_summary(summary: dict[str, Any]) -> None:
             trial["status"] if not trial["reason"] or trial["status"] == "stopped" else f"failed: {trial['reason'][:60]}",
             *[_fmt(trial["config"].get(p, "-")) for p in params],
             _fmt(m.get(metric, "-")),
-            _fmt(m.get("test/exact_match", "-")),
-            _fmt(m.get("test/unseen_phrasing/exact_match", "-")),
+            *[_fmt(m.get(key, "-")) for key in tests],
             _fmt(m.get("cost/cpu_seconds", "-")),
         )
     console = Console(width=None if Console().is_terminal else 160)

@@ -86,7 +86,8 @@ def _length_checks(spec: SweepSpec, tokenizer: PreTrainedTokenizerBase, data: Pr
     metrics: dict[str, float] = {}
     reports = [length_report(stage, tokenizer, rows, getattr(spec, stage).max_length)
                for stage, rows in (("sft", data.train), ("dpo", data.pairs)) if getattr(spec, stage).enabled and rows]
-    evaluated = data.validation + data.test + [row for rows in data.test_slices.values() for row in rows]
+    evaluated = [row for rows in (data.validation, data.test, *data.test_slices.values()) for row in rows
+                 if isinstance(row, dict)]  # BFCL tasks carry no rendered reference answer
     if evaluated:
         reports.append(answer_length_report(tokenizer, evaluated, spec.eval.max_new_tokens))
     for report in reports:
