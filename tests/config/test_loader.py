@@ -20,7 +20,7 @@ def test_defaults_make_a_valid_spec() -> None:
     spec = SweepSpec()
     assert spec.model.name == "builtin:tiny-tool-lm"
     assert spec.sft.enabled and spec.dpo.enabled and spec.lora.enabled
-    assert set(spec.data.sources) == {"simple", "multiple", "parallel", "irrelevance"}
+    assert set(spec.data.sources) == {"simple", "multiple", "parallel", "irrelevance", "clarify"}
 
 
 def test_expressions_are_lifted_into_the_space(tmp_path: Path) -> None:

@@ -68,6 +68,14 @@ def test_contract_shapes(splits):
                     required = spec["function"]["parameters"]["required"]
                     keys = {json.dumps([c["function"]["arguments"].get(k) for k in required]) for c in calls}
                     assert len(keys) == len(calls), calls
+            elif e["category"] == "clarify":  # the request lacks one required value: ask for it, call nothing
+                answer, intended = e["messages"][-1], e["clarify"]
+                assert "tool_calls" not in answer and answer["content"].startswith("Which ")
+                assert answer["content"].endswith("?") and 1 <= n_tools <= 3
+                (spec,) = [t for t in e["tools"] if t["function"]["name"] == intended["tool"]]
+                assert intended["missing"] in spec["function"]["parameters"]["required"]
+                assert intended["missing"] not in intended["arguments"]
+                assert set(intended["arguments"]) <= set(spec["function"]["parameters"]["properties"])
             elif e["category"] == "multiple":
                 assert len(calls) == 1 and 3 <= n_tools <= 8
             else:
@@ -211,7 +219,7 @@ def test_same_seed_same_data_in_another_process():
 def test_category_counts_follow_weights():
     examples = builtin_dataset("validation", 100, {"simple": 3, "parallel": 1, "irrelevance": 0}, seed=0)
     counts = {c: sum(e["category"] == c for e in examples) for c in CATEGORIES}
-    assert counts == {"simple": 75, "multiple": 0, "parallel": 25, "irrelevance": 0}
+    assert counts == {"simple": 75, "multiple": 0, "parallel": 25, "irrelevance": 0, "clarify": 0}
 
 
 def test_procedural_tools_generate_valid_calls_and_no_off_topic_rows_when_asked():

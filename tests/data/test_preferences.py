@@ -127,7 +127,7 @@ def test_malformed_json_is_a_broken_block(examples):
 
 def test_spurious_and_missed_calls(examples):
     spurious = _pairs(examples, "spurious_call")
-    assert all(p["category"] == "irrelevance" for p in spurious)
+    assert all(p["category"] in ("irrelevance", "clarify") for p in spurious)
     for pair in spurious:
         assert not _calls(pair["chosen"][0])
         (call,) = _calls(pair["rejected"][0])
@@ -155,3 +155,18 @@ def test_kind_weights_shape_the_mix(examples):
     assert 0.62 <= share <= 0.88
     with pytest.raises(ValueError, match="unknown rejection kind 'typo'"):
         make_preference_pairs(examples, {"typo": 1.0})
+
+
+def test_invented_value_guesses_what_a_clarify_request_left_out(examples):
+    pairs = _pairs(examples, "invented_value")
+    assert pairs and all(p["category"] == "clarify" for p in pairs)
+    assert len(pairs) == sum(e["category"] == "clarify" for e in examples)
+    for pair in pairs:
+        example = next(e for e in examples if pair["id"].startswith(e["id"]))
+        intended = example["clarify"]
+        assert pair["chosen"][0]["content"].endswith("?") and not _calls(pair["chosen"][0])
+        (call,) = _calls(pair["rejected"][0])
+        assert call["function"]["name"] == intended["tool"]
+        args = call["function"]["arguments"]
+        assert {k: v for k, v in args.items() if k != intended["missing"]} == intended["arguments"]
+        assert intended["missing"] in args and validate_call(call, pair["tools"]) == []

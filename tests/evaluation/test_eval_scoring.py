@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from toolsweep.data import builtin_dataset
 from toolsweep.evaluation import (
     ERROR_KINDS,
     EvalTask,
@@ -99,6 +100,12 @@ def _wrong_type_value(task: EvalTask, call: ToolCall, key: str) -> Any:
 def _break(kind: str, task: EvalTask) -> str | None:
     """Text that must fail ``task`` with ``kind``, or None when the task cannot show that error."""
     calls = calls_from_ground_truth(task.ground_truth, task.functions)
+    if kind == "should_have_asked":  # a call with a guessed value where the request lacked one
+        return render_calls([ToolCall(task.functions[0]["name"], {})]) if task.category == "clarify" else None
+    if kind == "asked_needlessly":
+        return "Which city should I use?" if calls else None
+    if kind == "spurious_call" and task.category == "clarify":
+        return None  # a call there is should_have_asked: the request needed a question, not silence
     if kind in ("spurious_call",):
         extra = calls[0] if calls else ToolCall(task.functions[0]["name"] if task.functions else "lookup", {})
         return render_calls(calls + [extra])
@@ -136,7 +143,7 @@ def _break(kind: str, task: EvalTask) -> str | None:
 def _tasks_under_test(golden_bfcl_dir) -> list[EvalTask]:
     bfcl = [t for t in load_bfcl(list(CATEGORY_GROUPS), source=golden_bfcl_dir)
             if not ground_truth_issues(t.ground_truth, t.functions)]
-    return bfcl + as_tasks(synthetic_examples(8))
+    return bfcl + as_tasks(synthetic_examples(8) + builtin_dataset("test", 12, ["clarify"]))
 
 
 @pytest.mark.parametrize("kind", ERROR_KINDS)

@@ -37,6 +37,11 @@ def test_pipeline_runs_sft_then_dpo_and_reports(tiny_model_dir: Path, tmp_path: 
                 "test/unseen_phrasing/exact_match"):
         assert 0.0 <= metrics[key] <= 1.0, key
     assert (tmp_path / "trial" / "test_unseen_phrasing_failures.jsonl").is_file()
+    # the bundled test asks all four When2Call decisions: call, refuse, ask, and (per row) which
+    assert "test/exact_match/clarify" in metrics
+    assert {"test/errors/should_have_asked", "test/errors/asked_needlessly"} <= set(metrics)
+    failures = [json.loads(line) for line in (tmp_path / "trial" / "test_failures.jsonl").read_text().splitlines()]
+    assert all(f["error_kind"] == "should_have_asked" for f in failures if f["category"] == "clarify")
     assert 0 <= metrics["data/sft_rows_over_max_length"] <= 24 and metrics["data/sft_longest_tokens"] > 0
     # validation during training feeds the scheduler: at step 2 of each stage and at each stage's end
     assert sum("val/exact_match" in r and "sft/step" in r for r in reports) >= 2

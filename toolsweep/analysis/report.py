@@ -40,6 +40,8 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, variants
         print_leaderboard(run, frame, console)
         if rows:
             _print_variants(rows, console)
+        if has_winner:
+            _print_errors(run.best()["metrics"], table, console)
         (console.print if console else print)(f"report: {html_path}")
     best_metrics = {}
     if has_winner:
@@ -92,3 +94,29 @@ def finish_sweep(run_dir: Path, wandb_settings: Any = None, variants_fn: Any = N
         (run.path / "wandb_settings.json").write_text(json.dumps({"mode": wandb_settings.mode, "dir": wandb_settings.dir,
                                                                   "project": wandb_settings.project, "sync": command}))
     return report
+
+
+def _print_errors(best: dict[str, float], variants: dict[str, Any] | None, console: Any = None) -> None:
+    """Failed headline-test examples by error kind (the first error of each), for the winner and its variants:
+    the decisions When2Call asks about (should_have_asked, asked_needlessly, spurious_call) beside the rest."""
+    from rich.console import Console
+    from rich.table import Table
+
+    columns = {"SFT+DPO (best)": {k[len("test/errors/"):]: v for k, v in best.items() if k.startswith("test/errors/")}}
+    for name, label in (("base", "base model"), ("sft", "SFT only"), ("dpo", "DPO only")):
+        metrics = ((variants or {}).get("variants") or {}).get(name)
+        if metrics:
+            columns[label] = {k[len("errors/"):]: v for k, v in metrics.items() if k.startswith("errors/")}
+    kinds = [kind for kind in dict.fromkeys(k for counts in columns.values() for k in counts)
+             if any(counts.get(kind) for counts in columns.values())]
+    if not kinds:
+        return
+    order = [label for label in ("base model", "SFT only", "DPO only", "SFT+DPO (best)") if label in columns]
+    console = console or Console(width=None if Console().is_terminal else 160)
+    table = Table(title="failed test examples by error kind")
+    table.add_column("error kind")
+    for label in order:
+        table.add_column(label, justify="right")
+    for kind in kinds:
+        table.add_row(kind, *[f"{columns[label].get(kind, 0):.0f}" for label in order])
+    console.print(table)

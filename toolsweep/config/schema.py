@@ -38,13 +38,14 @@ __all__ = [
     "WandbConfig",
 ]
 
-BUILTIN_CATEGORIES = ("simple", "multiple", "parallel", "irrelevance")
+BUILTIN_CATEGORIES = ("simple", "multiple", "parallel", "irrelevance", "clarify")
 RejectionKind = Literal[
     "wrong_tool",
     "missing_argument",
     "wrong_type",
     "wrong_value",
     "invented_argument",
+    "invented_value",
     "malformed_json",
     "spurious_call",
     "missed_call",
@@ -87,13 +88,13 @@ class ModelConfig(_Section):
 
 
 class DataSource(_Section):
-    builtin: Literal["simple", "multiple", "parallel", "irrelevance"] | None = Field(
+    builtin: Literal["simple", "multiple", "parallel", "irrelevance", "clarify"] | None = Field(
         None, description="A category of the bundled tool-calling data set."
     )
     path: str | None = Field(None, description="A local JSONL file of your own examples.")
     hub: str | None = Field(None, description="A `datasets.load_dataset` name (needs network).")
     split: str = Field("train", description="Split to read from a hub data set.")
-    format: Literal["messages", "xlam"] = Field("messages", description="Row format of `path`/`hub` data.")
+    format: Literal["messages", "xlam", "when2call"] = Field("messages", description="Row format of `path`/`hub` data.")
     weight: float = Field(1.0, ge=0, description="Sampling weight of this source in the training mix.")
 
     @model_validator(mode="after")
@@ -115,7 +116,7 @@ class EvalSet(_Section):
     path: str | None = Field(None, description="A local JSONL file of your own examples.")
     hub: str | None = Field(None, description="A `datasets.load_dataset` name (needs network).")
     split: str = Field("test", description="Split to read from a hub data set.")
-    format: Literal["messages", "xlam"] = Field("messages", description="Row format of `path`/`hub` data.")
+    format: Literal["messages", "xlam", "when2call"] = Field("messages", description="Row format of `path`/`hub` data.")
     holdout: float | None = Field(
         None, gt=0, lt=1, description="This fraction of every path/hub training source, split off before the mix is "
         "sampled (stratified by tool, deterministic), so no row is ever in both training and evaluation.")

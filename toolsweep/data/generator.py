@@ -6,6 +6,10 @@ Categories:
 - ``parallel``: 2-3 calls in one message (the same tool with different values, or different tools).
 - ``irrelevance``: no offered tool fits (an off-topic query, or a request for a tool of another
   domain that is not offered); the answer is a short text and has no ``tool_calls`` key.
+- ``clarify``: the right tool is offered but the request leaves out one of its required free-form values;
+  the answer asks for it (When2Call's "ask a follow-up question") and has no ``tool_calls`` key. The row's
+  ``clarify`` field records the intended tool, the missing parameter and the given arguments, which DPO
+  turns into its "invented a value instead of asking" rejection.
 
 Splits never share free-form argument values (``values.py``), so a validation or test example is a
 tool × values × phrasing combination no training example had. Phrasing is chosen separately: ``seen``
@@ -21,11 +25,19 @@ import random
 from dataclasses import dataclass
 
 from toolsweep.data.catalogue import ToolEntry, confusables_of, target_tools, tool_entry, tool_name
-from toolsweep.data.templates import join_requests, off_topic_query, refusal, render_request
+from toolsweep.data.templates import (
+    clarifying_question,
+    join_requests,
+    off_topic_query,
+    omit_value,
+    refusal,
+    render_request,
+)
 from toolsweep.data.values import check_split
 
-CATEGORIES: tuple[str, ...] = ("simple", "multiple", "parallel", "irrelevance")
-DEFAULT_CATEGORIES: dict[str, float] = {"simple": 0.4, "multiple": 0.3, "parallel": 0.15, "irrelevance": 0.15}
+CATEGORIES: tuple[str, ...] = ("simple", "multiple", "parallel", "irrelevance", "clarify")
+DEFAULT_CATEGORIES: dict[str, float] = {"simple": 0.35, "multiple": 0.25, "parallel": 0.15, "irrelevance": 0.15,
+                                       "clarify": 0.1}
 """Category weights used by ``builtin_dataset`` when none are given."""
 
 
@@ -204,7 +216,24 @@ def _irrelevance(draw: _Draw) -> dict:
                                          {"role": "assistant", "content": refusal(rng)}]}
 
 
-_BUILDERS = {"simple": _simple, "multiple": _multiple, "parallel": _parallel, "irrelevance": _irrelevance}
+def _clarify(draw: _Draw) -> dict:
+    rng = draw.rng
+    askable = [e for e in draw.entries if any(p.required and p.kind not in ("enum", "bool") for p in e.params)]
+    target = rng.choice(askable or draw.entries)
+    text, args = draw.request(target)
+    free = [p.name for p in target.params if p.required and p.kind not in ("enum", "bool")] or list(args)
+    missing = rng.choice(free)
+    names = [target.name] + _distractors(target, draw.entries, rng.randint(0, 2), rng, confusable_first=False)
+    rng.shuffle(names)
+    given = {k: v for k, v in args.items() if k != missing}
+    return {"tools": names,
+            "messages": [{"role": "user", "content": omit_value(text, args[missing])},
+                         {"role": "assistant", "content": clarifying_question(missing)}],
+            "clarify": {"tool": target.name, "missing": missing, "arguments": given}}
+
+
+_BUILDERS = {"simple": _simple, "multiple": _multiple, "parallel": _parallel, "irrelevance": _irrelevance,
+             "clarify": _clarify}
 
 
 def builtin_dataset(split: str, n: int, categories: dict[str, float] | list[str] | None = None,

@@ -62,7 +62,7 @@ def _take(name: str, source: Source, count: int, seed: int) -> list[dict]:
 
 
 def builtin_sources(split: str = "train", seed: int = 0, tools: list[dict] | None = None) -> dict[str, Source]:
-    """One lazy source per built-in category (``simple``, ``multiple``, ``parallel``, ``irrelevance``).
+    """One lazy source per built-in category (``simple``, ``multiple``, ``parallel``, ``irrelevance``, ``clarify``).
 
     ``tools`` defaults to the target catalogue. Each source generates only when sampled, and
     only as many examples as its share of the mix.

@@ -24,7 +24,8 @@ from toolsweep.data.templates import REFUSALS, draw_value
 from toolsweep.data.values import value_split
 
 REJECTION_KINDS: tuple[str, ...] = ("wrong_tool", "missing_argument", "wrong_type", "wrong_value",
-                                    "invented_argument", "malformed_json", "spurious_call", "missed_call")
+                                    "invented_argument", "invented_value", "malformed_json", "spurious_call",
+                                    "missed_call")
 _INVENTED = (("verbose", True), ("priority", "high"), ("user_id", "me"), ("timezone", "UTC"),
              ("format", "json"), ("confirm", True), ("max_results", 5), ("notes", "asap"))
 
@@ -104,6 +105,9 @@ def _applies(kind: str, example: dict, tools_pool: list[dict] | None) -> bool:
     calls = _calls(example)
     if kind == "spurious_call":
         return not calls and bool(example["tools"])
+    if kind == "invented_value":
+        intended = example.get("clarify") or {}
+        return intended.get("tool") in {tool_name(t) for t in example["tools"]}
     if not calls:
         return False
     if kind == "wrong_tool":
@@ -295,10 +299,21 @@ def _spurious_call(example, tools, rng, observed, tools_pool):
     return _message([{"type": "function", "function": {"name": name, "arguments": args}}])
 
 
+def _invented_value(example, tools, rng, observed, tools_pool):
+    """The call a model makes when it guesses the value the request left out instead of asking for it."""
+    intended = example["clarify"]
+    tool, missing = intended["tool"], intended["missing"]
+    prop = _schema(tools, tool).get("properties", {}).get(missing, {})
+    args = {**copy.deepcopy(intended.get("arguments") or {}), missing: _plausible(missing, prop, tool, rng, observed)}
+    order = list(_schema(tools, tool).get("properties", {}))
+    args = dict(sorted(args.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+    return _message([{"type": "function", "function": {"name": tool, "arguments": args}}])
+
+
 def _missed_call(example, tools, rng, observed, tools_pool):
     return {"role": "assistant", "content": rng.choice(REFUSALS + ("Sure, I will take care of that.",))}
 
 
 _REJECTORS = {"wrong_tool": _wrong_tool, "missing_argument": _missing_argument, "wrong_type": _wrong_type,
-              "wrong_value": _wrong_value, "invented_argument": _invented_argument,
+              "wrong_value": _wrong_value, "invented_argument": _invented_argument, "invented_value": _invented_value,
               "malformed_json": _malformed_json, "spurious_call": _spurious_call, "missed_call": _missed_call}

@@ -57,6 +57,39 @@ spread over three openers lost to ``<tool_call>`` even where refusing was likeli
 model on its own training rows: 0.55 for the call, 0.17 + 0.15 + 0.12 for the openers)."""
 
 
+CLARIFY_QUESTION = "Which {words} should I use?"
+"""The answer to a request that lacks a required argument: one opening word, as for refusals, so that greedy
+decoding meets three distinct first tokens for the three decisions (call, refuse, ask)."""
+# Words a value usually follows in a request ("weather in {city}", "email to {to}"): dropped with it.
+_LEAD_INS = frozenset({"in", "for", "to", "at", "from", "on", "of", "about", "with", "named", "called", "titled",
+                       "saying", "by", "near", "into", "as", "under", "like", "is", "the"})
+
+
+def param_words(name: str) -> str:
+    """``departure_date`` / ``departureDate`` -> ``departure date``."""
+    return " ".join(re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).replace("_", " ").replace("-", " ").lower().split())
+
+
+def clarifying_question(param: str) -> str:
+    """The question that asks for a missing required argument."""
+    return CLARIFY_QUESTION.format(words=param_words(param))
+
+
+def omit_value(text: str, value: object) -> str:
+    """``text`` without ``value`` (as the request writes it) and the lead-in word before it: the request a user
+    makes when they forget that argument ("What's the weather in Lyon?" -> "What's the weather?")."""
+    written = render_value(value)
+    start = text.find(written)
+    if start < 0:
+        raise ValueError(f"{written!r} does not occur in {text!r}")
+    before, after = text[:start].rstrip(" '\""), text[start + len(written):].lstrip("'\"")
+    words = before.split(" ")
+    if len(words) > 1 and words[-1].lower() in _LEAD_INS:
+        before = " ".join(words[:-1])
+    joined = f"{before} {after}" if after[:1].isalnum() else before + after
+    return re.sub(r"\s+([?.!,])", r"\1", re.sub(r"\s{2,}", " ", joined)).strip()
+
+
 def draw_value(param: ParamSpec, rng: random.Random, split: str, avoid: set) -> object:
     """Draw a value for ``param`` owned by ``split``; strings and lists avoid ``avoid`` (keeps two
     params of one call, e.g. origin and destination, apart). Numbers may repeat: the narrow ranges of

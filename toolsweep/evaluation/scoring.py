@@ -14,6 +14,11 @@ Reference: ``bfcl_eval/eval_checker/ast_eval/ast_checker.py`` (gorilla, Apache-2
   BFCL's greedy first fit;
 * an example with no expected call (irrelevance) passes only when no call is made.
 
+Beyond BFCL, When2Call's "when to call" decisions: a ``clarify`` example (a required argument is missing
+from the request) passes only when no call is made and the answer asks a question; a call there, or a
+refusal, is ``should_have_asked``. A question where calls were expected is ``asked_needlessly`` (otherwise
+``missed_call``).
+
 Two rule sets, chosen by ``score_output(bfcl_exact=...)``; by default by caller:
 
 * **BFCL tasks** (``load_bfcl``, ``toolsweep eval --suite bfcl``, any task whose ``subcategory`` is a
@@ -57,6 +62,10 @@ UNEXPECTED_ARGUMENT = "unexpected_argument"
 MALFORMED = "malformed"
 SPURIOUS_CALL = "spurious_call"
 MISSED_CALL = "missed_call"
+SHOULD_HAVE_ASKED = "should_have_asked"
+ASKED_NEEDLESSLY = "asked_needlessly"
+CLARIFY = "clarify"
+"""The category whose right answer is a question for a missing required argument (When2Call's "ask")."""
 ERROR_KINDS: tuple[str, ...] = (
     WRONG_TOOL,
     MISSING_ARGUMENT,
@@ -66,6 +75,8 @@ ERROR_KINDS: tuple[str, ...] = (
     MALFORMED,
     SPURIOUS_CALL,
     MISSED_CALL,
+    SHOULD_HAVE_ASKED,
+    ASKED_NEEDLESSLY,
 )
 
 GroundTruth = list[dict[str, dict[str, list[Any]]]]
@@ -245,6 +256,11 @@ def is_bfcl_category(subcategory: str | None) -> bool:
     return subcategory in CATEGORY_GROUPS
 
 
+def is_question(text: str) -> bool:
+    """Whether a plain-text answer asks something back (When2Call's "ask a follow-up question")."""
+    return "?" in (text or "")
+
+
 def score_output(
     parsed: ParsedOutput,
     ground_truth: GroundTruth,
@@ -272,14 +288,19 @@ def score_output(
     n_exp, n_pred = len(expected), len(calls)
     kinds: list[str] = []
     messages: list[str] = []
+    asked = is_question(parsed.content)
+    if category == CLARIFY and (n_pred or parsed.malformed or not asked):
+        kinds.append(SHOULD_HAVE_ASKED)
+        messages.append("a required argument is missing from the request: the answer should ask for it, "
+                        + ("not call" if n_pred or parsed.malformed else "and it asked nothing"))
     ignore_malformed = exact if irrelevance_ignores_malformed is None else irrelevance_ignores_malformed
     malformed = parsed.malformed and not (ignore_malformed and n_exp == 0)
     if malformed:
         kinds.append(MALFORMED)
         messages.append("malformed tool call: " + "; ".join(parsed.errors or [str(parsed.malformed_reason)]))
     if n_pred < n_exp:
-        kinds.append(MISSED_CALL)
-        messages.append(f"expected {n_exp} call(s), got {n_pred}")
+        kinds.append(ASKED_NEEDLESSLY if n_pred == 0 and asked else MISSED_CALL)
+        messages.append(f"expected {n_exp} call(s), got {n_pred}" + (" and a question" if n_pred == 0 and asked else ""))
     elif n_pred > n_exp:
         kinds.append(SPURIOUS_CALL)
         messages.append(f"expected {n_exp} call(s), got {n_pred}")
@@ -316,7 +337,7 @@ def score_output(
             fp += len(calls[j].arguments)
 
     if n_exp == 0:
-        passed = n_pred == 0 and not malformed
+        passed = n_pred == 0 and not malformed and (category != CLARIFY or asked)
     else:
         passed = not malformed and n_pred == n_exp and all(j is not None and checks[i][j].ok
                                                            for i, j in enumerate(match))

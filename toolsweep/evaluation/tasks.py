@@ -15,7 +15,7 @@ from typing import Any
 from toolsweep.evaluation.ground_truth import ground_truth_from_example
 from toolsweep.evaluation.scoring import GroundTruth
 
-CONTRACT_CATEGORIES = ("simple", "multiple", "parallel", "irrelevance")
+CONTRACT_CATEGORIES = ("simple", "multiple", "parallel", "irrelevance", "clarify")
 
 
 @dataclass
