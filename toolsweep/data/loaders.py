@@ -1,4 +1,4 @@
-"""User data: JSONL in the contract's messages+tools format or the xLAM format, validated row by row.
+"""User data: JSONL in the contract's messages+tools format, the xLAM format or When2Call's, validated row by row.
 
 Why validate every row: one call to a tool that is not offered, or an argument of the wrong type,
 teaches the model exactly the failures the sweep is trying to remove. Each bad row becomes a
@@ -9,15 +9,39 @@ teaches the model exactly the failures the sweep is trying to remove. Each bad r
 xLAM rows look like ``{"query": str, "tools": [...], "answers": [...]}`` (``tools`` and
 ``answers`` may be JSON strings); their parameters ``{name: {type, description, default?}}`` are
 converted to JSON schema by ``formats.py``.
+
+When2Call (``format: when2call``; NVIDIA's ``nvidia/When2Call``, whose point is deciding *when* to call) has
+four behaviours; each maps to a contract category, so its rows mix with ours and are scored the same way:
+
+* call a tool -> the call's natural category (``simple``/``multiple`` by tools offered, ``parallel`` if
+  several calls), with the ``<TOOLCALL>[...]</TOOLCALL>`` text turned into ``tool_calls``;
+* ask a follow-up question (a required argument is missing) -> ``clarify``: a plain-text question, no call;
+* say it cannot help (no offered tool fits, or no tool at all) -> ``irrelevance``: plain text, no call;
+* answer directly -> ``irrelevance`` too ("no call expected"). The card lists ``direct`` as a possible
+  ``correct_answer``, but the paper treats a direct answer as always a hallucination and the released test
+  rows never have it as the right one; it is a distractor in the multiple-choice test and in DPO pairs.
+
+Test rows name their kind (``correct_answer``). Train rows do not, so a text answer is ``clarify`` when it
+asks (``formats.asks_follow_up``) and ``irrelevance`` otherwise. ``load_preference_jsonl`` reads
+train_pref rows as DPO pairs; ``evaluation.when2call`` reads test rows for the multiple-choice evaluation.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from toolsweep.data.formats import FORMATS, RowProblem, from_xlam_row, normalise_messages_row
+from toolsweep.data.formats import (
+    FORMATS,
+    RowProblem,
+    from_when2call_row,
+    from_xlam_row,
+    normalise_messages_row,
+    when2call_pair,
+)
 from toolsweep.data.schema import validate_call
 from toolsweep.errors import UserError
 
@@ -33,6 +57,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "wrong_type": ("argument of the wrong type", "arguments of the wrong type"),
     "enum_violation": ("value outside its enum", "values outside their enum"),
     "bad_format": ("badly formatted value", "badly formatted values"),
+    "bad_answer": ("malformed When2Call answer", "malformed When2Call answers"),
 }
 
 
@@ -92,33 +117,84 @@ class LoadReport:
         return f"skipped {len(self.errors)} of {self.total} rows in {self.path}: " + ", ".join(parts)
 
 
-def parse_row(row: object, path: str, line: int, fmt: str = "auto") -> dict:
-    """Convert and validate one decoded row; returns a contract example or raises RowProblem."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown data format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if not isinstance(row, dict):
-        raise RowProblem("missing_field", f"row is a JSON {type(row).__name__}, not an object")
-    if fmt == "auto":
-        fmt = "messages" if "messages" in row else "xlam" if "query" in row else ""
-        if not fmt:
-            raise RowProblem("missing_field", "row has neither 'messages' (contract format) nor 'query' (xLAM format)")
-    default_id = f"{Path(path).stem}-{line:06d}"
-    example = from_xlam_row(row, default_id) if fmt == "xlam" else normalise_messages_row(row, default_id)
-    for call in example["messages"][-1].get("tool_calls", []):
-        issues = validate_call(call, example["tools"])
+def _when2call_tool(tool: object) -> bool:
+    """A tool given as a JSON string, or with BFCL/xLAM's ``"type": "dict"`` parameters, is When2Call's."""
+    if isinstance(tool, str):
+        return True
+    parameters = tool.get("parameters") if isinstance(tool, dict) and "function" not in tool else None
+    return isinstance(parameters, dict) and parameters.get("type") == "dict"
+
+
+def _detect(row: dict) -> str:
+    """The format of a row in ``auto`` mode; a When2Call row is told by its own fields, its ``<TOOLCALL>``
+    answers or its tool layout, so that every row of a When2Call file gets the When2Call categories."""
+    if "correct_answer" in row or "chosen_response" in row:
+        return "when2call"
+    if "messages" in row:
+        messages = row["messages"] if isinstance(row["messages"], list) else []
+        tools = row.get("tools") if isinstance(row.get("tools"), list) else []
+        tagged = any(isinstance(m, dict) and "<toolcall>" in str(m.get("content", "")).lower() for m in messages)
+        return "when2call" if tagged or any(_when2call_tool(t) for t in tools) else "messages"
+    if "query" in row:
+        return "xlam"
+    raise RowProblem("missing_field", "row has neither 'messages' (contract or When2Call format), 'query' (xLAM "
+                                      "format) nor 'question' + 'correct_answer' (When2Call test format)")
+
+
+def _check_calls(message: dict, tools: list[dict]) -> None:
+    for call in message.get("tool_calls", []):
+        issues = validate_call(call, tools)
         if issues:
             name = call.get("function", {}).get("name", "?")
             raise RowProblem(issues[0][0], f"call to {name!r}: " + "; ".join(message for _, message in issues))
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown data format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def parse_row(row: object, path: str, line: int, fmt: str = "auto") -> dict:
+    """Convert and validate one decoded row; returns a contract example or raises RowProblem."""
+    _check_format(fmt)
+    if not isinstance(row, dict):
+        raise RowProblem("missing_field", f"row is a JSON {type(row).__name__}, not an object")
+    if fmt == "auto":
+        fmt = _detect(row)
+    default_id = f"{Path(path).stem}-{line:06d}"
+    convert = {"xlam": from_xlam_row, "when2call": from_when2call_row}.get(fmt, normalise_messages_row)
+    example = convert(row, default_id)
+    _check_calls(example["messages"][-1], example["tools"])
     return example
 
 
-def _parse_line(text: str, path: str, line: int, fmt: str) -> tuple[dict | None, RowError | None]:
+def _check_preference_format(fmt: str) -> None:
+    if fmt not in ("auto", "when2call"):
+        raise ValueError(f"preference rows can be read in format 'when2call' only, not {fmt!r}; the other formats "
+                         "hold SFT examples, from which data.preference_pairs builds pairs")
+
+
+def parse_preference_row(row: object, path: str, line: int, fmt: str = "when2call") -> dict:
+    """Convert and validate one preference row (When2Call's train_pref) into a DPO pair; raises RowProblem.
+
+    The chosen answer's calls are checked against the tools like an SFT answer's; the rejected answer is
+    wrong on purpose (it may call a tool that is not offered), so only its shape is checked."""
+    _check_preference_format(fmt)
+    if not isinstance(row, dict):
+        raise RowProblem("missing_field", f"row is a JSON {type(row).__name__}, not an object")
+    pair = when2call_pair(row, f"{Path(path).stem}-{line:06d}")
+    _check_calls(pair["chosen"][0], pair["tools"])
+    return pair
+
+
+def _parse_line(text: str, path: str, line: int, parse: Callable[[Any, str, int], dict]
+                ) -> tuple[dict | None, RowError | None]:
     try:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, RowError(path, line, f"invalid JSON ({exc.msg} at column {exc.colno})", "invalid_json")
     try:
-        return parse_row(row, path, line, fmt), None
+        return parse(row, path, line), None
     except RowProblem as problem:
         return None, RowError(path, line, problem.message, problem.kind)
 
@@ -129,13 +205,11 @@ def _finish(report: LoadReport, strict: bool) -> LoadReport:
     return report
 
 
-def load_jsonl(path: str | Path, fmt: str = "auto", strict: bool = False) -> LoadReport:
-    """Load a JSONL file of contract-format or xLAM rows (``fmt``: auto | messages | xlam).
+def load_rows(path: str | Path, parse: Callable[[Any, str, int], dict], strict: bool = False) -> LoadReport:
+    """Read a JSONL file through ``parse(row, path, line)`` (which raises RowProblem for a bad row).
 
-    Blank lines are ignored; line numbers in errors are the file's physical lines (1-based).
-    """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown data format {fmt!r}; use one of {', '.join(FORMATS)}")
+    Blank lines are ignored; line numbers in errors are the file's physical lines (1-based). Every loader
+    of this package goes through here, so all of them report bad rows the same way."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file {path} does not exist; check the path in your config")
@@ -145,12 +219,27 @@ def load_jsonl(path: str | Path, fmt: str = "auto", strict: bool = False) -> Loa
             if not text.strip():
                 continue
             report.total += 1
-            example, error = _parse_line(text, str(path), line, fmt)
+            item, error = _parse_line(text, str(path), line, parse)
             if error is not None:
                 report.errors.append(error)
             else:
-                report.examples.append(example)
+                report.examples.append(item)
     return _finish(report, strict)
+
+
+def load_jsonl(path: str | Path, fmt: str = "auto", strict: bool = False) -> LoadReport:
+    """Load a JSONL file of contract-format, xLAM or When2Call rows (``fmt``: auto | messages | xlam | when2call)."""
+    _check_format(fmt)
+    return load_rows(path, lambda row, where, line: parse_row(row, where, line, fmt), strict)
+
+
+def load_preference_jsonl(path: str | Path, fmt: str = "when2call", strict: bool = False) -> LoadReport:
+    """Load When2Call train_pref rows as DPO pairs (``report.examples`` holds the pairs).
+
+    Pairs have the layout of ``preferences.make_preference_pairs`` (``id, category, tools, prompt, chosen,
+    rejected, rejection_kind``), so ``trainers.datasets.preference_dataset`` takes them as they are."""
+    _check_preference_format(fmt)
+    return load_rows(path, lambda row, where, line: parse_preference_row(row, where, line, fmt), strict)
 
 
 def load_examples(path: str | Path, fmt: str = "auto", strict: bool = False) -> list[dict]:
