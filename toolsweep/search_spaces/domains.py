@@ -14,6 +14,7 @@ the upper one, the adapter adds 1).
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +28,11 @@ __all__ = [
     "RandInt",
     "SearchSpaceError",
     "Uniform",
+    "brief_repr",
     "is_expression",
     "parse_expression",
+    "perturbable_paths",
+    "searcher_conflicts",
 ]
 
 
@@ -132,6 +136,22 @@ _FORMS = {
 EXPRESSION_KEYS = frozenset(_FORMS)
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 4
+_REPR.maxstring = _REPR.maxother = 120
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 12
+
+
+def brief_repr(value: Any, limit: int = 200) -> str:
+    """``repr(value)`` cut to at most ``limit`` characters, ending in "…" when cut.
+
+    Error messages echo what the user wrote so they can find it, but a value can be megabytes (a long
+    line, a huge list); ``reprlib`` abbreviates nested containers without building the full text first.
+    """
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def is_expression(value: Any) -> bool:
     """True for a mapping that uses an expression key (it may still be malformed)."""
     return isinstance(value, dict) and any(key in EXPRESSION_KEYS for key in value)
@@ -139,16 +159,18 @@ def is_expression(value: Any) -> bool:
 
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SearchSpaceError(f"{what} must be a number, got {value!r}")
+        raise SearchSpaceError(f"{what} must be a number, got {brief_repr(value)}")
+    if not math.isfinite(value):
+        raise SearchSpaceError(f"{what} must be a finite number, got {value!r}; give a real bound such as 1.0e-3")
     return float(value)
 
 
 def _bounds(key: str, args: Any, arity: int = 2) -> list[float]:
     if not isinstance(args, list) or len(args) != arity:
-        raise SearchSpaceError(f"expected {_FORMS[key]}, got {{{key}: {args!r}}}")
+        raise SearchSpaceError(f"expected {_FORMS[key]}, got {{{key}: {brief_repr(args)}}}")
     numbers = [_number(arg, f"{key} bound") for arg in args]
     if not numbers[0] < numbers[1]:
-        raise SearchSpaceError(f"{key} needs low < high, got low={args[0]!r} high={args[1]!r}")
+        raise SearchSpaceError(f"{key} needs low < high, got low={brief_repr(args[0])} high={brief_repr(args[1])}")
     return numbers
 
 
@@ -157,7 +179,7 @@ def parse_expression(value: dict[str, Any]) -> Domain:
     keys = list(value)
     if len(keys) != 1:
         raise SearchSpaceError(
-            f"a search expression has exactly one key, got {sorted(map(str, keys))}; use one of "
+            f"a search expression has exactly one key, got {brief_repr(sorted(map(str, keys)))}; use one of "
             + ", ".join(_FORMS.values())
         )
     key = keys[0]
@@ -166,7 +188,7 @@ def parse_expression(value: dict[str, Any]) -> Domain:
         raise SearchSpaceError(f"unknown search expression {key!r}; use one of " + ", ".join(_FORMS.values()))
     if key in ("choice", "grid"):
         if not isinstance(args, list) or not args:
-            raise SearchSpaceError(f"{key} needs a non-empty list of values, got {args!r}")
+            raise SearchSpaceError(f"{key} needs a non-empty list of values, got {brief_repr(args)}")
         if any(isinstance(item, dict) and is_expression(item) for item in args):
             raise SearchSpaceError(f"{key} values cannot themselves be search expressions")
         return Choice(tuple(args)) if key == "choice" else Grid(tuple(args))
@@ -174,18 +196,40 @@ def parse_expression(value: dict[str, Any]) -> Domain:
         if not isinstance(args, list) or len(args) != 2 or not all(
             isinstance(a, int) and not isinstance(a, bool) for a in args
         ):
-            raise SearchSpaceError(f"expected {_FORMS['randint']}, got {{randint: {args!r}}}")
+            raise SearchSpaceError(f"expected {_FORMS['randint']}, got {{randint: {brief_repr(args)}}}")
         if not args[0] <= args[1]:
             raise SearchSpaceError(f"randint needs low <= high, got low={args[0]} high={args[1]}")
         return RandInt(args[0], args[1])
     if key == "quniform":
         low, high, q = _bounds(key, args, arity=3)
         if q <= 0:
-            raise SearchSpaceError(f"quniform needs q > 0, got q={args[2]!r}")
+            raise SearchSpaceError(f"quniform needs q > 0, got q={brief_repr(args[2])}")
         return QUniform(low, high, q)
     low, high = _bounds(key, args)
     if key == "loguniform":
         if low <= 0:
-            raise SearchSpaceError(f"loguniform needs 0 < low, got low={args[0]!r}")
+            raise SearchSpaceError(f"loguniform needs 0 < low, got low={brief_repr(args[0])}")
         return LogUniform(low, high)
     return Uniform(low, high)
+
+
+def searcher_conflicts(space: dict[str, Domain], algorithm: str) -> list[str]:
+    """Searched paths whose expression ``algorithm`` cannot run, in the space's order.
+
+    Grid search enumerates, so it needs finite candidates (``choice``/``grid``); Optuna and HyperOpt
+    sample, so a ``grid`` (run every value) means nothing to them. The config loader reports these at
+    ``toolsweep validate`` and ``toolsweep.sweeps.space`` again when it builds Ray's space.
+    """
+    if algorithm == "grid":
+        return [path for path, domain in space.items() if not isinstance(domain, (Choice, Grid))]
+    if algorithm in ("optuna", "hyperopt"):
+        return [path for path, domain in space.items() if isinstance(domain, Grid)]
+    return []
+
+
+def perturbable_paths(space: dict[str, Domain]) -> list[str]:
+    """Paths PBT/PB2 may perturb mid-training: continuous (uniform/loguniform) learning rates and beta."""
+    return [
+        path for path, domain in space.items()
+        if isinstance(domain, (Uniform, LogUniform)) and path.endswith(("learning_rate", "beta"))
+    ]

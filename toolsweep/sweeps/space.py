@@ -13,7 +13,16 @@ from typing import Any
 from ray import tune
 
 from toolsweep.errors import UserError
-from toolsweep.search_spaces.domains import Choice, Domain, Grid, LogUniform, QUniform, RandInt, Uniform
+from toolsweep.search_spaces.domains import (
+    Choice,
+    Domain,
+    Grid,
+    LogUniform,
+    QUniform,
+    RandInt,
+    Uniform,
+    searcher_conflicts,
+)
 
 __all__ = ["OptunaDefineByRun", "condition_of", "to_tune_domain", "to_tune_space"]
 
@@ -45,14 +54,11 @@ def to_tune_domain(domain: Domain, grid_choices: bool = False) -> Any:
 
 def to_tune_space(space: dict[str, Domain], algorithm: str) -> dict[str, Any]:
     """The Tuner's ``param_space`` for ``algorithm`` (grid: every choice becomes a grid axis)."""
-    if algorithm == "grid":
-        ranges = [path for path, domain in space.items() if not isinstance(domain, (Choice, Grid))]
-        if ranges:
-            raise UserError(f"search.algorithm: grid needs finite values, but {ranges} are ranges; use choice/grid there")
-    if algorithm in ("optuna", "hyperopt"):
-        grids = [path for path, domain in space.items() if isinstance(domain, Grid)]
-        if grids:
-            raise UserError(f"search.algorithm: {algorithm} cannot run grid expressions at {grids}; use choice there")
+    conflicts = searcher_conflicts(space, algorithm)  # load_sweep reports these first, per field and line
+    if conflicts and algorithm == "grid":
+        raise UserError(f"search.algorithm: grid needs finite values, but {conflicts} are ranges; use choice/grid there")
+    if conflicts:
+        raise UserError(f"search.algorithm: {algorithm} cannot run grid expressions at {conflicts}; use choice there")
     tuned: dict[str, Any] = {}
     for path, domain in space.items():
         gate = condition_of(path, space)
