@@ -14,11 +14,20 @@ from typing import Any
 from pydantic import BaseModel
 
 from toolsweep.errors import UserError
-from toolsweep.search_spaces.domains import EXPRESSION_KEYS
+from toolsweep.search_spaces.domains import EXPRESSION_KEYS, brief_repr
 
 __all__ = ["Problem", "SweepFileError", "allowed_keys", "describe_pydantic_error"]
 
 _NOISE_PREFIXES = ("Value error, ", "Assertion failed, ")
+# Bounds on what a problem echoes: a field path is built from the file's own keys and a message may quote
+# a value, and either can be megabytes long; a report must stay readable whatever the file holds.
+MAX_FIELD_CHARS = 200
+MAX_MESSAGE_CHARS = 800
+MAX_PROBLEMS_SHOWN = 50
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -30,17 +39,28 @@ class Problem:
     message: str
     line: int | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "field", _clip(self.field, MAX_FIELD_CHARS))
+        object.__setattr__(self, "message", _clip(self.message, MAX_MESSAGE_CHARS))
+
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
 class SweepFileError(UserError, ValueError):
-    """A sweep file (or its overrides) cannot be used; ``problems`` lists every reason."""
+    """A sweep file (or its overrides) cannot be used; ``problems`` lists every reason.
+
+    The message shows the first ``MAX_PROBLEMS_SHOWN``: a machine-generated file can have thousands of
+    the same mistake, and the first screenful is what a user fixes first.
+    """
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__("\n".join(str(problem) for problem in problems))
+        shown = [str(problem) for problem in problems[:MAX_PROBLEMS_SHOWN]]
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            shown.append(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
+        super().__init__("\n".join(shown))
 
 
 def _model_of(annotation: Any) -> type[BaseModel] | None:
@@ -101,9 +121,9 @@ def describe_pydantic_error(root: type[BaseModel], error: dict[str, Any]) -> str
         message = message.removeprefix(prefix)
     given = error.get("input")
     if isinstance(given, dict) and kind.endswith("_type"):
-        message += f" (got a mapping {given!r}); search expressions are: " + ", ".join(sorted(EXPRESSION_KEYS))
-    elif (kind.endswith(("_type", "_parsing")) or "ctx" in error or kind == "literal_error") and not isinstance(
+        message += f" (got a mapping {brief_repr(given)}); search expressions are: " + ", ".join(sorted(EXPRESSION_KEYS))
+    elif (kind.endswith(("_type", "_parsing")) or "ctx" in error or kind in ("literal_error", "finite_number")) and not isinstance(
         given, (dict, BaseModel)
     ):
-        message += f" (got {given!r})"
+        message += f" (got {brief_repr(given)})"
     return message
