@@ -5,42 +5,40 @@ search space as plain data keyed by dotted field path. A trial's sampled values 
 ``Sweep.resolve(values)``, which re-validates, so a trial only ever sees a typed, valid ``SweepSpec``.
 
 Line numbers come from PyYAML's node marks, so every problem names ``file:line: field.path``. Overrides
-(``--set dpo.beta=0.2``) are parsed as YAML values and checked exactly like the file's own keys.
+(``--set dpo.beta=0.2``) are parsed as YAML values and checked exactly like the file's own keys. Reading
+the YAML safely (encoding, aliases, depth) is ``toolsweep.config.yaml_reader``'s job. Everything ``run``
+would reject is checked here, so ``toolsweep validate`` passing means the sweep can start.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from toolsweep.config.errors import Problem, SweepFileError, clean_loc, describe_pydantic_error
 from toolsweep.config.schema import SweepSpec
-from toolsweep.search_spaces.domains import Domain, SearchSpaceError, is_expression, parse_expression
+from toolsweep.config.yaml_reader import Loc, dotted, parse_yaml, read_sweep_text
+from toolsweep.search_spaces.domains import (
+    EXPRESSION_KEYS,
+    Domain,
+    SearchSpaceError,
+    brief_repr,
+    is_expression,
+    parse_expression,
+    perturbable_paths,
+    searcher_conflicts,
+)
 
 __all__ = ["Sweep", "load_sweep", "parse_overrides"]
 
-Loc = tuple[Any, ...]
 _STAGE_SECTIONS = ("sft", "dpo", "lora")
-
-
-class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader, reading ``2e-3`` as the float everyone means by it.
-
-    PyYAML implements YAML 1.1, whose floats need a dot (``2.0e-3``); ``2e-3`` would reach the typed
-    config as a string and fail with "Input should be a valid number". YAML 1.2 and JSON read it as a
-    number, and learning rates are written that way, in sweep files and in ``--set``.
-    """
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789")
-)
+# Mappings whose keys are names the user chooses (sources, test sets): a name is never an expression key.
+_NAMED_ENTRIES = (("data", "sources"), ("data", "test"))
 
 
 @dataclass(frozen=True)
@@ -69,40 +67,24 @@ def _split(path: str) -> Loc:
     return tuple(int(part) if part.isdigit() else part for part in path.split("."))
 
 
-def _dotted(loc: Loc) -> str:
-    return ".".join(str(part) for part in loc)
-
-
 def _set_path(data: dict[str, Any], loc: Loc, value: Any, defaults: Any = None) -> None:
-    """Set ``data[loc] = value``; a section the file left out starts from ``defaults``' copy of it."""
+    """Set ``data[loc] = value``; a section the file left out starts from ``defaults``' copy of it.
+
+    Raises ValueError when ``loc`` goes through a value that holds no keys (``name.x`` with ``name: x``).
+    """
     target: Any = data
-    for part in loc[:-1]:
+    for depth, part in enumerate(loc):
+        if not (isinstance(target, dict) or (isinstance(target, list) and isinstance(part, int) and part < len(target))):
+            inside = dotted(loc[:depth]) or "the file"
+            raise ValueError(f"{inside} is {brief_repr(target, 60)}, not a section with keys, so it has no {part!r}; "
+                             f"set {inside}=VALUE instead, or check the path")
+        if depth == len(loc) - 1:
+            target[part] = value
+            return
         default = defaults.get(part) if isinstance(defaults, dict) else None
-        if isinstance(target, dict):
-            if part not in target:
-                target[part] = copy.deepcopy(default) if isinstance(default, dict) else {}
-            target = target[part]
-        else:
-            target = target[part]
-        defaults = default
-    target[loc[-1]] = value
-
-
-def _line_map(node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: list[Problem], file: str) -> None:
-    """Record the line of every key and list item; report duplicate keys (PyYAML keeps the last silently)."""
-    lines.setdefault(loc, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[Any] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key in seen:
-                problems.append(Problem(file, _dotted(loc + (key,)), "duplicate key", key_node.start_mark.line + 1))
-            seen.add(key)
-            lines[loc + (key,)] = key_node.start_mark.line + 1
-            _line_map(value_node, loc + (key,), lines, problems, file)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _line_map(item, loc + (index,), lines, problems, file)
+        if isinstance(target, dict) and part not in target:
+            target[part] = copy.deepcopy(default) if isinstance(default, dict) else {}
+        target, defaults = target[part], default
 
 
 def _line_of(loc: Loc, lines: dict[Loc, int]) -> int | None:
@@ -121,24 +103,39 @@ def parse_overrides(overrides: list[str]) -> list[tuple[Loc, Any]]:
         if not sep or not key.strip():
             raise SweepFileError([Problem("--set", item, "expected KEY=VALUE, e.g. dpo.beta=0.2")])
         try:
-            value = yaml.load(raw, Loader=_Loader) if raw.strip() else ""
-        except yaml.YAMLError as exc:
-            raise SweepFileError([Problem("--set", key, f"value is not valid YAML: {exc}")]) from None
+            value = parse_yaml(raw, "--set", key.strip()).data if raw.strip() else ""
+        except SweepFileError as exc:  # a line inside a one-line value says nothing
+            raise SweepFileError([replace(problem, line=None) for problem in exc.problems]) from None
         parsed.append((_split(key.strip()), value))
     return parsed
+
+
+def _reserved_names(data: Any, loc: Loc, file: str, lines: dict[Loc, int]) -> list[Problem]:
+    """Source and test-set names that are expression keys: ``sources: {choice: {builtin: simple}}`` reads
+    as a search over source sets. A one-key mapping holding a list stays an expression."""
+    if not isinstance(data, dict) or not any(key in EXPRESSION_KEYS for key in data):
+        return []
+    if len(data) == 1 and isinstance(next(iter(data.values())), list):
+        return []
+    kind = "source" if loc[-1] == "sources" else "test set"
+    return [Problem(file, dotted(loc + (key,)), f"{key!r} is reserved for search expressions "
+                    f"({', '.join(sorted(EXPRESSION_KEYS))}); give this {kind} another name", _line_of(loc + (key,), lines))
+            for key in data if key in EXPRESSION_KEYS]
 
 
 def _lift_expressions(
     data: Any, loc: Loc, space: dict[str, Domain], problems: list[Problem], file: str, lines: dict[Loc, int]
 ) -> Any:
     """Replace every search expression by its default candidate, collecting the Domains by path."""
-    if is_expression(data):
+    reserved = _reserved_names(data, loc, file, lines) if loc in _NAMED_ENTRIES else []
+    problems.extend(reserved)  # then read the entries as named ones, so only the names are reported
+    if is_expression(data) and not reserved:
         try:
             domain = parse_expression(data)
         except SearchSpaceError as exc:
-            problems.append(Problem(file, _dotted(loc), str(exc), _line_of(loc, lines)))
+            problems.append(Problem(file, dotted(loc), str(exc), _line_of(loc, lines)))
             return None
-        space[_dotted(loc)] = domain
+        space[dotted(loc)] = domain
         return domain.default()
     if isinstance(data, dict):
         return {key: _lift_expressions(value, loc + (key,), space, problems, file, lines) for key, value in data.items()}
@@ -158,7 +155,7 @@ def _problems(exc: ValidationError, file: str, lines: dict[Loc, int], prefix: st
         blamed = _BLAMED_FIELD.match(message)
         if not loc and blamed:  # a check across sections names the field to change: point at its line
             loc, message = _split(blamed.group(1)), blamed.group(2)
-        problem = Problem(file, _dotted(loc), prefix + message, _line_of(loc, lines))
+        problem = Problem(file, dotted(loc), prefix + message, _line_of(loc, lines))
         if problem not in found:
             found.append(problem)
     return found
@@ -195,34 +192,52 @@ def _check_conditionals(spec: SweepSpec, space: dict[str, Domain], file: str, li
     return found
 
 
+def _check_search(spec: SweepSpec, space: dict[str, Domain], file: str, lines: dict[Loc, int]) -> list[Problem]:
+    """What Ray would refuse only once the sweep starts: an expression the searcher cannot run, PBT/PB2
+    with nothing to perturb. Reported here so ``toolsweep validate`` passing means ``run`` can start."""
+    found = []
+    algorithm = spec.search.algorithm
+    for path in searcher_conflicts(space, algorithm):
+        if algorithm == "grid":
+            kind = type(space[path]).__name__.lower()  # the class names are the expression keys
+            message = (f"{{{kind}: ...}} is a range, but search.algorithm: grid runs a finite list of values; "
+                       "use {choice: [...]} here, or algorithm random, optuna or hyperopt")
+        else:
+            message = (f"{{grid: [...]}} runs every value, which search.algorithm: {algorithm} cannot (it samples); "
+                       "use {choice: [...]} here, or algorithm grid or random")
+        found.append(Problem(file, path, message, _line_of(_split(path), lines)))
+    scheduler = spec.search.scheduler
+    if scheduler in ("pbt", "pb2") and not perturbable_paths(space):
+        message = (f"{scheduler} perturbs learning rates or dpo.beta mid-training, but none is searched as a range; "
+                   "give sft.learning_rate, dpo.learning_rate or dpo.beta a {uniform: [...]} or {loguniform: [...]}, "
+                   "or use scheduler asha")
+        found.append(Problem(file, "search.scheduler", message, _line_of(("search", "scheduler"), lines)))
+    return found
+
+
+def _apply_overrides(data: dict[str, Any], overrides: list[str], lines: dict[Loc, int]) -> None:
+    defaults = SweepSpec().model_dump()
+    for loc, value in parse_overrides(overrides):
+        try:
+            _set_path(data, loc, value, defaults)
+        except ValueError as exc:
+            raise SweepFileError([Problem("--set", dotted(loc), str(exc))]) from None
+        lines[loc] = None  # type: ignore[assignment]  # overrides have no line; name them instead
+
+
 def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
     """Parse and validate a sweep file; raise SweepFileError listing every problem found."""
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SweepFileError([Problem(file, "", f"cannot read the sweep file: {exc.strerror or exc}")]) from None
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise SweepFileError([Problem(file, "", f"YAML syntax error: {reason}", line)]) from None
+    parsed = parse_yaml(read_sweep_text(path), file)
+    data, lines = parsed.data, parsed.lines
     if data is None:
         raise SweepFileError([Problem(file, "", "the sweep file is empty; start from configs/quickstart.yaml")])
     if not isinstance(data, dict):
         message = f"the top level must be a mapping of sections, got a {type(data).__name__}"
-        raise SweepFileError([Problem(file, "", message, node.start_mark.line + 1)])
+        raise SweepFileError([Problem(file, "", message, parsed.top_line)])
 
-    problems: list[Problem] = []
-    lines: dict[Loc, int] = {}
-    _line_map(node, (), lines, problems, file)
-    defaults = SweepSpec().model_dump()
-    for loc, value in parse_overrides(overrides or []):
-        _set_path(data, loc, value, defaults)
-        lines[loc] = None  # type: ignore[assignment]  # overrides have no line; name them instead
+    problems: list[Problem] = list(parsed.duplicates)
+    _apply_overrides(data, overrides or [], lines)
     space: dict[str, Domain] = {}
     concrete = _lift_expressions(data, (), space, problems, file, lines)
     try:
@@ -233,7 +248,8 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
         problems += [problem for problem in _problems(exc, file, lines) if problem.field not in reported]
     if problems:
         raise SweepFileError(problems)
-    problems = _check_candidates(concrete, space, file, lines) + _check_conditionals(spec, space, file, lines)
+    problems = (_check_candidates(concrete, space, file, lines) + _check_conditionals(spec, space, file, lines)
+                + _check_search(spec, space, file, lines))
     if problems:
         raise SweepFileError(problems)
     return Sweep(spec=spec, space=space, source=file)

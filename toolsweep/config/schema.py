@@ -54,7 +54,9 @@ REJECTION_KINDS: tuple[str, ...] = get_args(RejectionKind)
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True, frozen=True)
+    # allow_inf_nan=False: YAML reads .inf and .nan as floats, and no field means them (a learning rate of
+    # .inf trains to NaN at step 1, a weight of .nan poisons the mix); reject them here, naming the field.
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True, frozen=True, allow_inf_nan=False)
 
 
 class ModelConfig(_Section):
@@ -350,6 +352,17 @@ class SweepSpec(_Section):
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     wandb: WandbConfig = Field(default_factory=WandbConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_directory_name(cls, name: str) -> str:
+        # The run lives in storage.path/<name>: a '/', '..' or absolute path would write (or resume) a sweep
+        # outside storage.path, and a leading '.' hides it from listings.
+        if (not name or name.startswith(".") or "/" in name or "\\" in name or not name.isprintable()
+                or len(name.encode()) > 255):
+            raise ValueError("use a plain directory name such as 'lr-sweep' (no '/' or '\\', not starting with '.', "
+                             "at most 255 bytes), since the run directory is storage.path/<name>")
+        return name
 
     @model_validator(mode="after")
     def _metric_is_reported(self) -> SweepSpec:
