@@ -72,16 +72,26 @@ def test_bad_target_module_fails_before_training(tiny_model_dir: Path, tmp_path:
 
 def test_a_crash_is_recorded_as_the_trials_failure(tiny_model_dir: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    # The loss turns non-finite at the first log: injected, since whether lr 1e6 overflows depends on the CPU.
-    from toolsweep.trainers import callbacks
+    # The logged loss becomes NaN from step 3 on, injected where the Trainer logs it (TRL's trainers log through
+    # Trainer.log): whether a huge learning rate overflows depends on the CPU, this does not. The guard under
+    # test, MetricsCallback with the real is_finite, sees exactly what a diverging run would show it.
+    from transformers import Trainer
 
-    monkeypatch.setattr(callbacks, "is_finite", lambda value: False)
+    log = Trainer.log
+
+    def diverging_log(self: Trainer, logs: dict[str, float], *args: object, **kwargs: object) -> None:
+        if "loss" in logs and self.state.global_step >= 3:
+            logs = {**logs, "loss": float("nan")}
+        log(self, logs, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "log", diverging_log)
     spec = _spec(tiny_model_dir, sft={"max_steps": 6})
     with pytest.raises(TrialFailure) as info:
         run_pipeline(spec, tmp_path / "trial", validate_during_training=False)
     failure = json.loads((tmp_path / "trial" / "failure.json").read_text())
     assert failure["kind"] == info.value.kind == "nan"
-    assert "lower the learning rate" in failure["message"]
+    assert "sft: loss became nan at step 3; lower the learning rate" in failure["message"]
+    assert not (tmp_path / "trial" / "dpo").exists()  # the stage stopped there; DPO never started
 
 
 def test_a_max_length_that_cuts_rows_is_reported(tiny_model_dir: Path, tmp_path: Path,
