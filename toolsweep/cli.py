@@ -218,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", default="builtin:test", help="builtin:test, builtin:validation, "
                           "builtin:unseen_phrasing (test values, wordings training never saw), a JSONL file, or a "
                           "hub data set")
-    evaluate.add_argument("--suite", choices=["bfcl"], help="run a standard suite instead of --data")
+    evaluate.add_argument("--suite", choices=["bfcl", "when2call"], help="run a standard suite instead of --data: "
+                          "bfcl (generation, BFCL's AST verdict) or when2call (multiple choice on the When2Call "
+                          "test file given as --data; no generation)")
     evaluate.add_argument("--bfcl-source", help="BFCL data: a bfcl-eval wheel, or a directory (default: installed bfcl_eval)")
     evaluate.add_argument("--live", action="store_true", help="with --suite bfcl: add live_simple/multiple/irrelevance")
     evaluate.add_argument("--categories", metavar="A,B", help="with --suite bfcl: only these categories, e.g. "

@@ -99,3 +99,14 @@ def test_eval_on_chosen_bfcl_categories_and_the_unseen_phrasing_slice(tiny_model
                  "--max-new-tokens", "4", "--out", str(unseen)]) == 0
     rows = [json.loads(line) for line in (unseen / "failures.jsonl").read_text().splitlines()]
     assert rows and all(row["id"].startswith("test-unseen-") for row in rows)
+
+
+def test_eval_when2call_suite_scores_multiple_choice(tiny_model_dir: Path, tmp_path: Path, capsys) -> None:
+    fixture = Path(__file__).parents[1] / "data" / "fixtures" / "when2call" / "when2call_test_mcq.jsonl"
+    out = tmp_path / "w2c"
+    assert main(["eval", "--model", str(tiny_model_dir), "--suite", "when2call", "--data", str(fixture),
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert metrics["when2call/n_examples"] == 6 and "when2call/macro_f1" in metrics
+    assert main(["eval", "--model", str(tiny_model_dir), "--suite", "when2call", "--data", str(tmp_path / "no.jsonl")]) == 2
+    assert "needs a When2Call test file" in capsys.readouterr().err

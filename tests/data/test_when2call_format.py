@@ -10,9 +10,10 @@ import json
 
 import pytest
 
-from toolsweep.data.formats import asks_follow_up, when2call_tool_to_spec
+from toolsweep.data.formats import asks_follow_up
 from toolsweep.data.loaders import DataValidationError, load_jsonl, load_preference_jsonl
 from toolsweep.data.schema import validate_call
+from toolsweep.data.when2call_format import when2call_tool_to_spec
 
 
 @pytest.fixture

@@ -134,3 +134,22 @@ def test_one_generation_limit_default_for_sweeps_and_eval() -> None:
         "generate_completions": inspect.signature(generate_completions).parameters["max_new_tokens"].default,
     }
     assert set(defaults.values()) == {DEFAULT_MAX_NEW_TOKENS}, defaults
+
+
+def test_when2call_pairs_train_dpo_and_its_multiple_choice_score_is_reported(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The seed recipe's data: DPO on When2Call preference rows, its MCQ score at every validation point."""
+    fixtures = Path(__file__).parents[1] / "data" / "fixtures" / "when2call"
+    spec = _spec(tiny_model_dir, data={"preferences": {"path": str(fixtures / "when2call_train_pref.jsonl")},
+                                       "preference_pairs": 4},
+                 eval={"when2call": str(fixtures / "when2call_test_mcq.jsonl")})
+    from toolsweep.data.prepare import prepare_data
+
+    data = prepare_data(spec)
+    assert len(data.pairs) == 4 and all(p["id"].startswith("when2call") or p["prompt"] for p in data.pairs)
+    assert len(data.when2call) == 6
+    reports: list[dict] = []
+    result = run_pipeline(spec, tmp_path / "trial", reports.append)
+    m = result.metrics
+    assert m["val/when2call/n_examples"] == 6 and 0.0 <= m["val/when2call/macro_f1"] <= 1.0
+    assert sum("val/when2call/accuracy" in r for r in reports) >= 2  # during training too, for the scheduler
+    SweepSpec.model_validate({**spec.model_dump(), "search": {"metric": "val/when2call/macro_f1"}})

@@ -150,6 +150,18 @@ EVAL_SET_ORIGINS = ("builtin", "path", "hub", "holdout", "bfcl")
 _METRIC_WORDS = frozenset({*METRIC_NAMES, "errors", "seconds"})
 
 
+class PreferenceFile(_Section):
+    path: str = Field(description="A JSONL file of preference rows.")
+    format: Literal["when2call"] = Field("when2call", description="Row format: When2Call's train_pref layout.")
+
+    @field_validator("path")
+    @classmethod
+    def _exists(cls, path: str) -> str:
+        if not Path(path).expanduser().is_file():
+            raise ValueError(f"data file {path!r} does not exist")
+        return path
+
+
 def _default_sources() -> dict[str, DataSource]:
     return {name: DataSource(builtin=name) for name in BUILTIN_CATEGORIES}
 
@@ -167,6 +179,8 @@ class DataConfig(_Section):
         description="Weights of the failure kinds used as DPO 'rejected' answers.",
     )
     strict: bool = Field(False, description="Fail on a bad user-data row instead of skipping it.")
+    preferences: PreferenceFile | None = Field(
+        None, description="DPO pairs from a file (When2Call's train_pref rows) instead of built from the mix.")
     validation: EvalSet | None = Field(
         None, description="The set trials are compared on (val/...); default: the bundled validation split.")
     test: dict[str, EvalSet] | None = Field(
@@ -270,6 +284,18 @@ class EvalConfig(_Section):
                                 "many reference answers a lower limit cuts (data/eval_rows_over_max_new_tokens).")
     batch_size: int | None = Field(None, gt=0, description="Generation batch size; default fits memory.")
     validation_subset: int = Field(32, gt=0, description="Validation examples scored at each report.")
+    when2call: str | None = Field(
+        None, description="A When2Call test file (when2call_test_mcq.jsonl): its multiple-choice score, no generation, "
+        "is reported at every validation point and at the end as val/when2call/... (accuracy, macro_f1, "
+        "tool_hallucination_rate).")
+    when2call_examples: int | None = Field(None, gt=0, description="Use the first N rows of eval.when2call.")
+
+    @field_validator("when2call")
+    @classmethod
+    def _when2call_exists(cls, path: str | None) -> str | None:
+        if path is not None and not Path(path).expanduser().is_file():
+            raise ValueError(f"When2Call file {path!r} does not exist")
+        return path
 
 
 class SchedulerConfig(_Section):
@@ -381,7 +407,7 @@ def _produced(metric: str, spec: SweepSpec) -> bool:
     if scope in ("sft", "dpo"):
         return bool(name)  # the stage's own training logs (loss, rewards/...) as well as SFT's evaluation
     if scope in ("val", "base"):
-        return is_metric_name(name)
+        return is_metric_name(name) or (spec.eval.when2call is not None and _is_when2call_metric(name))
     if scope == "cost":
         return metric in _COST_METRICS
     if scope == "test":
@@ -389,6 +415,11 @@ def _produced(metric: str, spec: SweepSpec) -> bool:
         prefix = next((p for p in further if metric.startswith(p)), "test/")
         return is_metric_name(metric[len(prefix):])
     return False
+
+
+def _is_when2call_metric(name: str) -> bool:
+    return name in ("when2call/accuracy", "when2call/macro_f1", "when2call/tool_hallucination_rate",
+                    "when2call/n_examples") or name.startswith("when2call/f1/")
 
 
 def produced_metric_hint(spec: SweepSpec) -> list[str]:

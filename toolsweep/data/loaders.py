@@ -34,15 +34,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from toolsweep.data.formats import (
-    FORMATS,
-    RowProblem,
-    from_when2call_row,
-    from_xlam_row,
-    normalise_messages_row,
-    when2call_pair,
-)
+from toolsweep.data.formats import FORMATS, RowProblem, from_xlam_row, normalise_messages_row
 from toolsweep.data.schema import validate_call
+from toolsweep.data.when2call_format import from_when2call_row, when2call_pair
 from toolsweep.errors import UserError
 
 _LABELS: dict[str, tuple[str, str]] = {

@@ -11,13 +11,15 @@ instead (``data.validation``, ``data.test``; see ``eval_sets.py``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 from toolsweep.config.schema import BUILTIN_CATEGORIES, DataConfig, EvalSet, SweepSpec
 from toolsweep.data.catalogue import target_tools
 from toolsweep.data.eval_sets import holdout_split, load_eval_set, load_user_rows
 from toolsweep.data.generator import generate_examples
+from toolsweep.data.loaders import load_preference_jsonl
 from toolsweep.data.mix import Source, builtin_sources, sample_mix
 from toolsweep.data.preferences import make_preference_pairs
 
@@ -41,6 +43,8 @@ class PreparedData:
     """The first test set: the headline, reported as ``test/...``."""
     test_slices: dict[str, list[Any]]
     """Every further test set, reported beside ``test`` as ``test/<name>/...`` (default: ``unseen_phrasing``)."""
+    when2call: list[dict[str, Any]] = field(default_factory=list)
+    """When2Call multiple-choice items (``eval.when2call``), scored with validation as ``val/when2call/...``."""
 
 
 def evaluation_split(split: str, n: int, phrasing: str = "seen") -> list[dict[str, Any]]:
@@ -106,12 +110,39 @@ def prepare_data(spec: SweepSpec) -> PreparedData:
     sources, weights, held = _sources(data, spec.seed, _holdout_fractions(data))
     train = sample_mix(sources, weights, data.train_examples, spec.seed)
     # Pairs come from a second draw of the same mix, so DPO sees the mix's proportions too.
-    pair_examples = sample_mix(sources, weights, data.preference_pairs, spec.seed + 1)
-    pairs = make_preference_pairs(pair_examples, dict(data.rejection_kinds), spec.seed, tools_pool=target_tools())
+    if data.preferences is not None:
+        pairs = _file_pairs(data, spec.seed)
+    else:
+        pair_examples = sample_mix(sources, weights, data.preference_pairs, spec.seed + 1)
+        pairs = make_preference_pairs(pair_examples, dict(data.rejection_kinds), spec.seed, tools_pool=target_tools())
     validation, tests = _evaluation_sets(data, held)
     first, *others = tests
     return PreparedData(train=train, pairs=pairs, validation=validation, test=tests[first],
-                        test_slices={name: tests[name] for name in others})
+                        test_slices={name: tests[name] for name in others}, when2call=_when2call_items(spec))
+
+
+def _file_pairs(data: DataConfig, seed: int) -> list[dict[str, Any]]:
+    """``data.preference_pairs`` pairs drawn (seeded, without repeats while the file lasts) from the file."""
+    assert data.preferences is not None
+    report = load_preference_jsonl(data.preferences.path, data.preferences.format, strict=data.strict)
+    if report.errors:
+        print(f"data.preferences: {report.summary()}", file=sys.stderr)
+    if not report.examples:
+        raise ValueError(f"data.preferences: no usable rows in {data.preferences.path}")
+    return sample_mix({"preferences": report.examples}, {"preferences": 1.0}, data.preference_pairs, seed + 1)
+
+
+def _when2call_items(spec: SweepSpec) -> list[dict[str, Any]]:
+    if spec.eval.when2call is None:
+        return []
+    from toolsweep.evaluation.when2call import load_when2call_mcq
+
+    report = load_when2call_mcq(spec.eval.when2call, strict=spec.data.strict)
+    if report.errors:
+        print(f"eval.when2call: {report.summary()}", file=sys.stderr)
+    if not report.examples:
+        raise ValueError(f"eval.when2call: no usable rows in {spec.eval.when2call}")
+    return report.examples[: spec.eval.when2call_examples]
 
 
 def named_test_sets(spec: SweepSpec) -> dict[str, list[Any]]:

@@ -149,6 +149,13 @@ def run_eval(
     """
     from toolsweep.evaluation.runner import evaluate, evaluate_path
 
+    if suite == "when2call":
+        metrics = _when2call(model, data, n, batch_size, trust_remote_code, chat_template)
+        if out:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            (Path(out) / "metrics.json").write_text(json.dumps({"model": model, "data": data, "suite": suite,
+                                                                "metrics": metrics}, indent=2))
+        return metrics
     chosen_categories = _bfcl_names(live, categories)
     examples = _bfcl_tasks(bfcl_source, chosen_categories, n) if suite == "bfcl" else load_eval_examples(data, n)
     if not examples:
@@ -174,6 +181,24 @@ def run_eval(
         (Path(out) / "metrics.json").write_text(json.dumps({"model": model, "data": suite or data, "backend": chosen,
                                                             "metrics": metrics}, indent=2))
     return metrics
+
+
+def _when2call(model: str, data: str, n: int | None, batch_size: int | None, trust_remote_code: bool,
+               chat_template: str | None) -> dict[str, float]:
+    """When2Call's multiple-choice score (no generation): ``data`` is a When2Call test file."""
+    from toolsweep.evaluation.when2call import load_when2call_mcq, multiple_choice_eval
+
+    if not Path(data).is_file():
+        raise UserError(f"--data {data}: --suite when2call needs a When2Call test file (when2call_test_mcq.jsonl), "
+                        "e.g. from `huggingface-cli download nvidia/When2Call`")
+    report = load_when2call_mcq(data)
+    if report.errors:
+        print(report.summary())
+    rows = report.examples[:n] if n else report.examples
+    if not rows:
+        raise UserError(f"--data {data}: no usable When2Call rows")
+    loaded, tokenizer = load_for_eval(locate_model(model), trust_remote_code, chat_template)
+    return multiple_choice_eval(loaded, tokenizer, rows, batch_size=batch_size or 8)
 
 
 def _bfcl_names(live: bool, categories: str | None = None) -> tuple[str, ...]:

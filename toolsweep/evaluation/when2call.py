@@ -32,8 +32,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from toolsweep.data.formats import WHEN2CALL_KINDS, RowProblem, when2call_mcq_item
+from toolsweep.data.formats import RowProblem
 from toolsweep.data.loaders import LoadReport, load_rows
+from toolsweep.data.when2call_format import WHEN2CALL_KINDS, when2call_mcq_item
 from toolsweep.evaluation.generation import render_prompt
 
 PREFIX = "when2call"
