@@ -11,7 +11,7 @@ from typing import Any
 
 from toolsweep.config.schema import SearchConfig
 from toolsweep.errors import UserError
-from toolsweep.search_spaces.domains import Domain, LogUniform, Uniform
+from toolsweep.search_spaces.domains import Domain, perturbable_paths
 from toolsweep.sweeps.space import OptunaDefineByRun, to_tune_space
 
 __all__ = ["build_scheduler", "build_searcher", "max_reports"]
@@ -50,10 +50,12 @@ def max_reports(sft_steps: int, sft_every: int, dpo_steps: int, dpo_every: int) 
 
 
 def _mutations(space: dict[str, Domain]) -> dict[str, Any]:
-    """PBT/PB2 perturb the continuous knobs that make sense mid-training: learning rates and beta."""
+    """PBT/PB2 perturb the continuous knobs that make sense mid-training: learning rates and beta.
+
+    The rule lives in ``perturbable_paths`` so that ``toolsweep validate`` refuses exactly what this refuses."""
     from toolsweep.sweeps.space import to_tune_domain
 
-    keys = [p for p, d in space.items() if isinstance(d, (Uniform, LogUniform)) and p.endswith(("learning_rate", "beta"))]
+    keys = perturbable_paths(space)
     if not keys:
         raise UserError("search.scheduler: pbt/pb2 need a uniform/loguniform learning_rate or dpo.beta to perturb")
     return {key: to_tune_domain(space[key]) for key in keys}
