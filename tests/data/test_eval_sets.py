@@ -104,3 +104,19 @@ def test_the_committed_own_tools_files_are_what_the_script_writes(tmp_path: Path
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, cwd=ROOT)
     for name in ("train.jsonl", "test.jsonl"):
         assert (tmp_path / name).read_bytes() == (OWN / name).read_bytes(), name
+
+
+def test_relative_paths_mean_what_they_meant_where_the_command_ran(tmp_path: Path, monkeypatch) -> None:
+    """Trials run in their own working directories: a sweep file's relative paths are anchored at load."""
+    (tmp_path / "d").mkdir()
+    for name in ("train.jsonl", "test.jsonl"):
+        (tmp_path / "d" / name).write_bytes((OWN / name).read_bytes())
+    (tmp_path / "s.yaml").write_text("data:\n  sources:\n    mine: {path: d/train.jsonl}\n  validation: {holdout: 0.1}\n"
+                                     "  test:\n    mine: {path: d/test.jsonl}\n")
+    monkeypatch.chdir(tmp_path)
+    spec = load_sweep("s.yaml").spec
+    monkeypatch.chdir(ROOT)  # a trial's working directory: the paths still name the files
+    assert spec.data.sources["mine"].path == str(tmp_path / "d" / "train.jsonl")
+    assert spec.data.test["mine"].path == str(tmp_path / "d" / "test.jsonl")
+    assert spec.model.name == "builtin:tiny-tool-lm"
+    assert len(prepare_data(spec.model_copy(update={"data": spec.data.model_copy(update={"train_examples": 8})})).test) == 100

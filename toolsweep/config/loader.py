@@ -34,7 +34,7 @@ from toolsweep.search_spaces.domains import (
     searcher_conflicts,
 )
 
-__all__ = ["Sweep", "load_sweep", "parse_overrides"]
+__all__ = ["Sweep", "anchor_paths", "load_sweep", "parse_overrides"]
 
 _STAGE_SECTIONS = ("sft", "dpo", "lora")
 # Mappings whose keys are names the user chooses (sources, test sets): a name is never an expression key.
@@ -252,4 +252,32 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
                 + _check_search(spec, space, file, lines))
     if problems:
         raise SweepFileError(problems)
-    return Sweep(spec=spec, space=space, source=file)
+    return Sweep(spec=anchor_paths(spec), space=space, source=file)
+
+
+def _absolute(value: str | None) -> str | None:
+    if value is None or Path(value).expanduser().is_absolute() or not Path(value).expanduser().exists():
+        return value
+    return str(Path(value).expanduser().resolve())
+
+
+def anchor_paths(spec: SweepSpec) -> SweepSpec:
+    """The spec with every relative file path made absolute, against the directory toolsweep was started in.
+
+    Trials run in working directories of their own (Ray's trial folders; another node of a cluster), where
+    ``examples/own_tools/train.jsonl`` names nothing; a sweep file's paths mean what they meant where the user
+    typed the command. Names that are not existing paths (hub ids, ``builtin:...``, ``zero2``) are left alone.
+    """
+    data = spec.model_dump()
+    for source in data["data"]["sources"].values():
+        source["path"] = _absolute(source["path"])
+    for evaluation in [data["data"]["validation"], *(data["data"]["test"] or {}).values()]:
+        if evaluation is not None:
+            evaluation["path"], evaluation["bfcl_source"] = _absolute(evaluation["path"]), _absolute(evaluation["bfcl_source"])
+    if data["data"]["preferences"] is not None:
+        data["data"]["preferences"]["path"] = _absolute(data["data"]["preferences"]["path"])
+    data["eval"]["when2call"] = _absolute(data["eval"]["when2call"])
+    data["model"]["name"] = _absolute(data["model"]["name"])
+    data["model"]["chat_template"] = _absolute(data["model"]["chat_template"])
+    data["resources"]["deepspeed"] = _absolute(data["resources"]["deepspeed"])
+    return SweepSpec.model_validate(data)
