@@ -156,12 +156,31 @@ class RunStorage:
         ``exclude``; returns the number of files copied."""
         skip = tuple(exclude)
         files = [name for name in self.remote_files(rel) if not any(part in name for part in skip)]
-        for name in files:
-            path = Path(local_dir) / name
+        targets = {name: _local_target(Path(local_dir), name, self.join(rel)) for name in files}  # all, before writing
+        for name, path in targets.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             with self.filesystem.open_input_stream(self._path(f"{rel}/{name}")) as handle:
                 path.write_bytes(handle.read())
         return len(files)
+
+
+def _local_target(local_dir: Path, name: str, source: str) -> Path:
+    """Where the remote file ``name`` (relative to ``source``) goes under ``local_dir``, or an error.
+
+    Object names are whatever whoever can write to the bucket chose: a key such as ``a/../../x`` or an
+    absolute one would otherwise write outside the destination (the trial's or the stage's directory).
+    Names must be relative, without ``..`` or empty parts, and the joined path must still resolve inside
+    ``local_dir`` (a symlink inside it cannot redirect the write). A backslash is an ordinary character
+    on POSIX and is kept.
+    """
+    pieces = name.split("/")
+    target = Path(local_dir).joinpath(*pieces)
+    if (name.startswith("/") or "\0" in name or any(piece in ("", ".", "..") for piece in pieces)
+            or not target.resolve().is_relative_to(Path(local_dir).resolve())):
+        raise UserError(f"refusing to download {source}/{name}: the object name {name!r} leads outside {local_dir} "
+                        "(an absolute path, an empty, '.' or '..' part, or a link out of it); "
+                        "remove or rename that object in the store")
+    return target
 
 
 def _has_rename(filesystem: Any) -> bool:

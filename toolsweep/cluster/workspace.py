@@ -12,6 +12,7 @@ naming that upload; a trial on any node with the same key downloads it instead o
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,12 +22,14 @@ from pathlib import Path
 
 from toolsweep.cluster.storage import RunStorage
 from toolsweep.config.schema import SweepSpec
+from toolsweep.errors import UserError
 from toolsweep.sweeps.stage_cache import sft_key, stage_lock
 from toolsweep.trainers.checkpoints import STAGE_FILE, TRAINER_STATE_FILE, drop_incomplete_checkpoints
 
 __all__ = ["TrialWorkspace", "mirror_trial_records", "publish_run_files", "shared_sft_stage"]
 
 _WRITTEN_LAST = (TRAINER_STATE_FILE, STAGE_FILE, "result.json")
+_UPLOAD_ID = re.compile(r"[0-9a-f]{12}")
 _IMMUTABLE = ("sft/checkpoint-", "dpo/checkpoint-", "sft/final/", "dpo/final/")
 
 
@@ -86,7 +89,10 @@ def _published_stage(storage: RunStorage, rel: str, stage_dir: Path) -> Iterator
 def _fetch(storage: RunStorage, rel: str, stage_dir: Path) -> bool:
     if not storage.exists(f"{rel}.json"):
         return False
-    upload = json.loads(storage.read_text(f"{rel}.json"))["upload"]
+    upload = json.loads(storage.read_text(f"{rel}.json")).get("upload")
+    if not isinstance(upload, str) or not _UPLOAD_ID.fullmatch(upload):  # it names a prefix in the store
+        raise UserError(f"{storage.join(rel)}.json names upload {str(upload)[:80]!r}, not a 12-character hex id as "
+                        "toolsweep writes; delete that marker so that the stage is computed and published again")
     tmp = stage_dir.with_name(f"{stage_dir.name}.download-{uuid.uuid4().hex[:8]}")
     storage.download(f"{rel}/{upload}", tmp)
     stage = json.loads((tmp / STAGE_FILE).read_text())
