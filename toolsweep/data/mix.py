@@ -92,10 +92,3 @@ def mix_dataset(weights: dict[str, float], n: int, seed: int = 0, split: str = "
         sources[name] = examples
     return sample_mix(sources, weights, n, seed)
 
-
-def mix_counts(examples: list[dict], key: str = "category") -> dict[str, int]:
-    """How many examples per ``key`` value (a quick check of what a mix produced)."""
-    counts: dict[str, int] = {}
-    for example in examples:
-        counts[example.get(key, "?")] = counts.get(example.get(key, "?"), 0) + 1
-    return counts

@@ -33,14 +33,6 @@ MISSING_NAME = "missing_name"
 ARGUMENTS_NOT_OBJECT = "arguments_not_object"
 TEXT_IN_BLOCK = "text_in_block"
 UNTERMINATED_BLOCK = "unterminated_block"
-MALFORMED_REASONS = (
-    INVALID_JSON,
-    NOT_AN_OBJECT,
-    MISSING_NAME,
-    ARGUMENTS_NOT_OBJECT,
-    TEXT_IN_BLOCK,
-    UNTERMINATED_BLOCK,
-)
 
 _DECODER = json.JSONDecoder()
 _WS = " \t\n\r"

@@ -15,8 +15,6 @@ from typing import Any
 from toolsweep.evaluation.ground_truth import ground_truth_from_example
 from toolsweep.evaluation.scoring import GroundTruth
 
-CONTRACT_CATEGORIES = ("simple", "multiple", "parallel", "irrelevance", "clarify")
-
 
 @dataclass
 class EvalTask:
