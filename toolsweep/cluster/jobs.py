@@ -2,22 +2,24 @@
 
 Why a Job rather than ``toolsweep run --address`` from a laptop: the sweep's driver then runs on the head
 node, so it survives the laptop closing, and only the dashboard port (8265) has to be reachable. The job's
-runtime environment carries the sweep file (its ``working_dir``) and toolsweep itself: by default the local
-source tree as a ``py_modules`` entry (the cluster must have the dependencies, e.g. from the cluster
-config's setup commands), or ``pip`` specs (``--pip toolsweep==0.1.0``), or nothing (``--installed``).
+runtime environment carries the sweep file and the local files it names (its ``working_dir``, see
+job_inputs.py) and toolsweep itself: by default the local source tree as a ``py_modules`` entry (the
+cluster must have the dependencies, e.g. from the cluster config's setup commands), or ``pip`` specs
+(``--pip toolsweep==0.1.0``), or nothing (``--installed``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import shlex
-import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from toolsweep.cluster.job_inputs import stage_sweep
+from toolsweep.config.yaml_reader import dotted
 from toolsweep.errors import UserError
 
 __all__ = ["build_submission", "connect", "follow_logs", "job_status", "submit_sweep"]
@@ -50,15 +52,15 @@ def build_submission(
     installed: bool = False,
     staging: Path,
 ) -> dict[str, Any]:
-    """The ``submit_job`` arguments: entrypoint and runtime_env, with the sweep file copied into ``staging``."""
+    """The ``submit_job`` arguments: entrypoint and runtime_env, with the sweep file and the local files it
+    names (data, evaluation sets, DeepSpeed JSON...) copied into ``staging`` and pointed at there."""
     from toolsweep.config import load_sweep
 
     sweep_path = Path(sweep_path)
     sweep = load_sweep(sweep_path, list(overrides))  # fail here, not minutes later on the cluster
     if pip and installed:
         raise UserError("give either --pip SPEC (install toolsweep in the job) or --installed (use the cluster's), not both")
-    staging.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(sweep_path, staging / sweep_path.name)
+    overrides, inputs = stage_sweep(sweep, sweep_path, overrides, staging)  # with the local files it names
     runtime_env: dict[str, Any] = {"working_dir": str(staging), "env_vars": dict(_JOB_ENV)}
     if pip:
         runtime_env["pip"] = list(pip)
@@ -68,8 +70,10 @@ def build_submission(
         runtime_env["py_modules"] = [str(Path(toolsweep.__file__).parent)]
     sets = " ".join(f"--set {shlex.quote(item)}" for item in overrides)
     entrypoint = f"python -m toolsweep run {shlex.quote(sweep_path.name)} {sets}".strip()
-    return {"entrypoint": entrypoint, "runtime_env": runtime_env,
-            "metadata": {"toolsweep_sweep": sweep.spec.name, "toolsweep_storage": sweep.spec.storage.path}}
+    metadata = {"toolsweep_sweep": sweep.spec.name, "toolsweep_storage": sweep.spec.storage.path}
+    if inputs:  # Ray job metadata values are strings
+        metadata["toolsweep_inputs"] = "; ".join(f"{dotted(i.field)}={i.source} -> {i.shipped}" for i in inputs)
+    return {"entrypoint": entrypoint, "runtime_env": runtime_env, "metadata": metadata}
 
 
 def storage_warning(storage_path: str) -> str | None:
@@ -97,6 +101,8 @@ def submit_sweep(
         warning = storage_warning(submission["metadata"]["toolsweep_storage"])
         if warning:
             print(warning, file=sys.stderr)
+        if "toolsweep_inputs" in submission["metadata"]:
+            print(f"sending with the job: {submission['metadata']['toolsweep_inputs']}", file=sys.stderr)
         return client.submit_job(submission_id=job_id, **submission)  # uploads working_dir before returning
 
 
