@@ -20,7 +20,7 @@ from typing import Any
 
 from toolsweep.errors import UserError
 
-__all__ = ["attach", "check_address", "check_reachable"]
+__all__ = ["attach", "attach_timeout", "check_address", "check_reachable"]
 
 _AUTH_HELP = (
     "the cluster uses Ray token authentication: run with RAY_AUTH_MODE=token and the head's token in "
@@ -82,8 +82,10 @@ def _unreachable(address: str, origin: str, endpoint: str, reason: str) -> UserE
     if address.strip() == "auto" and not os.environ.get("RAY_ADDRESS"):
         from ray._common.utils import get_ray_address_file
 
-        stale = (f"; `auto` read it from {get_ray_address_file(None)}, the record of the last `ray start` on this "
-                 "machine: if that cluster is gone, delete the file or start a new head")
+        record = get_ray_address_file(None)
+        if os.path.isfile(record):
+            stale = (f"; `auto` read it from {record}, the record of the last `ray start` on this machine: "
+                     "if that cluster is gone, delete the file or start a new head")
     return UserError(
         f"no Ray cluster answered at {address}{came_from}: GCS {endpoint} {reason}{stale}. Check it with "
         f"`ray status --address {endpoint}`; start one with `ray start --head` (or `ray up CLUSTER.yaml`) and "
