@@ -27,6 +27,14 @@ _SCHEMA_TO_XLAM = {"string": "str", "integer": "int", "number": "float", "boolea
 _OPTIONAL = re.compile(r"^optional\[(.*)\]$|^(.*?),\s*optional$", re.IGNORECASE)
 
 
+MAX_DEPTH = 100
+"""Rows (and JSON strings inside them) nested deeper than this are rejected: real tool rows nest a few levels,
+and every later step (argument checks, chat templates, pickling to Ray workers) recurses through them."""
+
+TOO_MANY_DIGITS = "a number longer than Python reads, 4300 digits; write it as a string"
+"""Why ``json.loads`` raises a plain ValueError: the only one it raises besides JSONDecodeError."""
+
+
 class RowProblem(Exception):
     """A row that cannot become a valid example; ``kind`` is counted in the load report."""
 
@@ -36,15 +44,42 @@ class RowProblem(Exception):
         self.message = message
 
 
+def nesting_exceeds(value: object, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests lists/objects more than ``limit`` deep (iterative, so a deep value cannot overflow it)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def decode_json(text: str, what: str, kind: str) -> object:
+    """The JSON value of ``text`` (a JSON string inside a row: tools, arguments, a call), or a RowProblem of
+    ``kind`` that says ``what`` is not valid JSON. Too deep a value and integers of more than 4300 digits
+    (which Python refuses to read) are problems too, never an exception of another type."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RowProblem(kind, f"{what} is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise RowProblem("too_deep", f"{what} nests more than {MAX_DEPTH} levels deep; flatten it") from None
+    except ValueError:
+        raise RowProblem(kind, f"{what} is not valid JSON ({TOO_MANY_DIGITS})") from None
+    if nesting_exceeds(value):
+        raise RowProblem("too_deep", f"{what} nests more than {MAX_DEPTH} levels deep; flatten it")
+    return value
+
+
 def decode_field(row: dict, field: str, expected: type) -> object:
+    """``row[field]`` as ``expected`` (a JSON string is decoded first, as xLAM and When2Call store tools)."""
     if field not in row:
         raise RowProblem("missing_field", f"missing field {field!r}")
     value = row[field]
     if isinstance(value, str) and expected is not str:
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise RowProblem("invalid_json", f"field {field!r} is a string but not valid JSON ({exc.msg})") from exc
+        value = decode_json(value, f"field {field!r} (a string)", "invalid_json")
     if not isinstance(value, expected):
         raise RowProblem("bad_tools" if field == "tools" else "missing_field",
                          f"field {field!r} should be a {expected.__name__}, got {type(value).__name__}")
@@ -140,10 +175,7 @@ def normalise_call(call: object) -> dict:
         raise RowProblem("bad_call", f"tool call {call!r} has no function name")
     arguments = call.get("arguments", {})
     if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise RowProblem("bad_call", f"arguments of {call['name']!r} are not valid JSON ({exc.msg})") from exc
+        arguments = decode_json(arguments, f"the arguments string of {call['name']!r}", "bad_call") if arguments.strip() else {}
     return {"type": "function", "function": {"name": call["name"], "arguments": arguments}}
 
 
@@ -190,6 +222,9 @@ def normalise_messages_row(row: dict, default_id: str) -> dict:
             message["tool_calls"] = [normalise_call(c) for c in message["tool_calls"]]
             if message.get("content") is None:  # OpenAI exports use null content beside tool calls
                 message["content"] = ""
+            elif not isinstance(message["content"], str):
+                raise RowProblem("bad_messages", f"{message['role']} message: 'content' should be text or null, "
+                                                 f"got {type(message['content']).__name__}")
         elif not isinstance(message.get("content"), str):
             raise RowProblem("bad_messages", f"{message['role']} message has no text 'content' and no 'tool_calls'")
         out.append(message)
@@ -199,9 +234,19 @@ def normalise_messages_row(row: dict, default_id: str) -> dict:
             category == "clarify" and answer.get("tool_calls")):
         category = infer_category(tools, answer)
     example = {"id": str(row.get("id", default_id)), "category": category, "tools": tools, "messages": out}
-    if category == "clarify" and isinstance(row.get("clarify"), dict):
-        example["clarify"] = row["clarify"]  # the intended call, for DPO's invented_value rejection
+    if category == "clarify" and row.get("clarify") is not None:
+        example["clarify"] = clarify_record(row["clarify"])  # the intended call, for DPO's invented_value rejection
     return example
+
+
+def clarify_record(record: object) -> dict:
+    """A clarify row's ``clarify`` field, ``{"tool": str, "missing": str, "arguments": {...}?}`` (the call the
+    follow-up question is about), checked because DPO's invented_value rejection builds a call from it."""
+    if not (isinstance(record, dict) and isinstance(record.get("tool"), str) and isinstance(record.get("missing"), str)
+            and isinstance(record.get("arguments", {}), dict)):
+        raise RowProblem("bad_clarify", "field 'clarify' should be {\"tool\": name, \"missing\": argument name, "
+                                        "\"arguments\": {the given ones}}, or be left out")
+    return record
 
 
 # --- When2Call -------------------------------------------------------------------------------------------------

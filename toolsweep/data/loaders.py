@@ -4,7 +4,10 @@ Why validate every row: one call to a tool that is not offered, or an argument o
 teaches the model exactly the failures the sweep is trying to remove. Each bad row becomes a
 ``RowError(path, line, reason)``; by default they are skipped and counted in a ``LoadReport``
 (whose ``summary()`` says what was skipped and where); ``strict=True`` raises one
-``DataValidationError`` listing every bad row as ``file:line: reason``.
+``DataValidationError`` listing every bad row as ``file:line: reason``. Nothing a file holds raises anything
+else: bytes that are not UTF-8, JSON nested past ``formats.MAX_DEPTH``, numbers Python will not read and tool
+schemas of the wrong shape (``schema.tool_schema_problems``) are row errors too; a missing file, an unreadable
+one, or one where almost nothing is usable is a ``DataFileError`` (a ``UserError``, see ``reports.py``).
 
 xLAM rows look like ``{"query": str, "tools": [...], "answers": [...]}`` (``tools`` and
 ``answers`` may be JSON strings); their parameters ``{name: {type, description, default?}}`` are
@@ -28,87 +31,36 @@ train_pref rows as DPO pairs; ``evaluation.when2call`` reads test rows for the m
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from toolsweep.data.formats import FORMATS, RowProblem, from_xlam_row, normalise_messages_row
-from toolsweep.data.schema import validate_call
+from toolsweep.data.formats import (
+    FORMATS,
+    MAX_DEPTH,
+    TOO_MANY_DIGITS,
+    RowProblem,
+    from_xlam_row,
+    nesting_exceeds,
+    normalise_messages_row,
+)
+from toolsweep.data.reports import DataFileError, DataValidationError, LoadReport, MissingDataFile, RowError
+from toolsweep.data.schema import json_kind, tool_schema_problems, tools_by_name, validate_call
 from toolsweep.data.when2call_format import from_when2call_row, when2call_pair
-from toolsweep.errors import UserError
 
-_LABELS: dict[str, tuple[str, str]] = {
-    "invalid_json": ("invalid JSON", "invalid JSON"),
-    "missing_field": ("missing field", "missing fields"),
-    "bad_messages": ("malformed messages list", "malformed messages lists"),
-    "bad_tools": ("malformed tools list", "malformed tools lists"),
-    "bad_call": ("malformed tool call", "malformed tool calls"),
-    "unknown_tool": ("call to a tool not offered", "calls to a tool not offered"),
-    "unknown_argument": ("unknown argument", "unknown arguments"),
-    "missing_argument": ("missing required argument", "missing required arguments"),
-    "wrong_type": ("argument of the wrong type", "arguments of the wrong type"),
-    "enum_violation": ("value outside its enum", "values outside their enum"),
-    "bad_format": ("badly formatted value", "badly formatted values"),
-    "bad_answer": ("malformed When2Call answer", "malformed When2Call answers"),
-}
+__all__ = ["DataFileError", "DataValidationError", "LoadReport", "MissingDataFile", "RowError", "load_examples",
+           "load_hub_dataset", "load_jsonl", "load_preference_jsonl", "load_rows", "open_data_file", "parse_preference_row",
+           "parse_row", "write_jsonl"]
 
-
-@dataclasses.dataclass(frozen=True)
-class RowError:
-    """One rejected row: where it is (1-based physical line) and why, plus a countable ``kind``."""
-
-    path: str
-    line: int
-    reason: str
-    kind: str = "invalid_json"
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.reason}"
-
-
-class DataValidationError(UserError, ValueError):
-    """Raised in strict mode; ``errors`` holds every RowError found (not just the first)."""
-
-    def __init__(self, errors: list[RowError]):
-        self.errors = list(errors)
-        where = errors[0].path if errors else "data"
-        lines = "\n".join(str(e) for e in self.errors)
-        super().__init__(f"{len(self.errors)} invalid row(s) in {where}; fix them or load with strict=False "
-                         f"to skip them (data.strict: false):\n{lines}")
-
-
-@dataclasses.dataclass
-class LoadReport:
-    """What a load produced: the valid examples, the rejected rows, and how many rows were read."""
-
-    path: str
-    total: int
-    examples: list[dict]
-    errors: list[RowError]
-
-    def counts(self) -> dict[str, int]:
-        """Rejected rows per kind."""
-        counts: dict[str, int] = {}
-        for error in self.errors:
-            counts[error.kind] = counts.get(error.kind, 0) + 1
-        return counts
-
-    def summary(self) -> str:
-        """One human line, e.g. ``skipped 3 of 120 rows in x.jsonl: 2 invalid JSON (lines 4, 9), ...``."""
-        if not self.errors:
-            return f"loaded {self.total} rows from {self.path}"
-        by_kind: dict[str, list[int]] = {}
-        for error in self.errors:
-            by_kind.setdefault(error.kind, []).append(error.line)
-        parts = []
-        for kind, lines in sorted(by_kind.items(), key=lambda item: (-len(item[1]), item[1][0])):
-            singular, plural = _LABELS.get(kind, (kind, kind))
-            label = singular if len(lines) == 1 else plural
-            where = f"line {lines[0]}" if len(lines) == 1 else "lines " + ", ".join(map(str, lines))
-            parts.append(f"{len(lines)} {label} ({where})")
-        return f"skipped {len(self.errors)} of {self.total} rows in {self.path}: " + ", ".join(parts)
+MAX_CALLS = 128
+"""An answer with more tool calls is rejected: parallel answers make a handful, and each call is checked
+against its tool's schema, so a row of thousands of calls against a large schema would take minutes."""
+GIVE_UP_AFTER = 1000
+"""``load_rows`` stops reading a file once this many rows were rejected and under 1 in 10 was usable: such a file
+is not JSONL of the named format, and reading the rest would only repeat the first reason (slowly)."""
+_BAD_BYTE = re.compile("[\udc80-\udcff]")  # what ``errors="surrogateescape"`` makes of a byte that is not UTF-8
 
 
 def _when2call_tool(tool: object) -> bool:
@@ -136,9 +88,16 @@ def _detect(row: dict) -> str:
 
 
 def _check_calls(message: dict, tools: list[dict]) -> None:
-    for call in message.get("tool_calls", []):
-        issues = validate_call(call, tools)
+    calls = message.get("tool_calls") or []
+    if len(calls) > MAX_CALLS:
+        raise RowProblem("bad_call", f"the answer makes {len(calls)} tool calls; at most {MAX_CALLS} are read, so split "
+                                     "the row")
+    offered = tools_by_name(tools) if calls else {}
+    for call in calls:
+        issues = validate_call(call, tools, offered)
         if issues:
+            if issues[0][0] in ("unknown_tool", "bad_call", "bad_tools"):  # these messages name the call already
+                raise RowProblem(issues[0][0], issues[0][1])
             name = call.get("function", {}).get("name", "?")
             raise RowProblem(issues[0][0], f"call to {name!r}: " + "; ".join(message for _, message in issues))
 
@@ -152,14 +111,21 @@ def parse_row(row: object, path: str, line: int, fmt: str = "auto") -> dict:
     """Convert and validate one decoded row; returns a contract example or raises RowProblem."""
     _check_format(fmt)
     if not isinstance(row, dict):
-        raise RowProblem("missing_field", f"row is a JSON {type(row).__name__}, not an object")
+        raise RowProblem("missing_field", f"row is {json_kind(row)}, not a JSON object {{...}}")
     if fmt == "auto":
         fmt = _detect(row)
     default_id = f"{Path(path).stem}-{line:06d}"
     convert = {"xlam": from_xlam_row, "when2call": from_when2call_row}.get(fmt, normalise_messages_row)
     example = convert(row, default_id)
+    _check_tools(example["tools"])
     _check_calls(example["messages"][-1], example["tools"])
     return example
+
+
+def _check_tools(tools: list[dict]) -> None:
+    issues = tool_schema_problems(tools)
+    if issues:
+        raise RowProblem(issues[0][0], issues[0][1])
 
 
 def _check_preference_format(fmt: str) -> None:
@@ -175,22 +141,46 @@ def parse_preference_row(row: object, path: str, line: int, fmt: str = "when2cal
     wrong on purpose (it may call a tool that is not offered), so only its shape is checked."""
     _check_preference_format(fmt)
     if not isinstance(row, dict):
-        raise RowProblem("missing_field", f"row is a JSON {type(row).__name__}, not an object")
+        raise RowProblem("missing_field", f"row is {json_kind(row)}, not a JSON object {{...}}")
     pair = when2call_pair(row, f"{Path(path).stem}-{line:06d}")
+    _check_tools(pair["tools"])
     _check_calls(pair["chosen"][0], pair["tools"])
     return pair
 
 
-def _parse_line(text: str, path: str, line: int, parse: Callable[[Any, str, int], dict]
-                ) -> tuple[dict | None, RowError | None]:
+def _decode(text: str, path: str, line: int) -> tuple[Any, RowError | None]:
+    """One line's JSON value, or the row error that says why it has none."""
+    bad = _BAD_BYTE.search(text)
+    if bad:
+        byte = ord(bad.group()) - 0xDC00
+        hint = " (it looks like UTF-16)" if line == 1 and text[:2] in ("\udcff\udcfe", "\udcfe\udcff") else ""
+        return None, RowError(path, line, f"not UTF-8 text{hint}: byte 0x{byte:02x} at column {bad.start() + 1}; "
+                                          "save the file as UTF-8", "bad_encoding")
     try:
         row = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, RowError(path, line, f"invalid JSON ({exc.msg} at column {exc.colno})", "invalid_json")
+    except RecursionError:
+        return None, RowError(path, line, f"JSON nested more than {MAX_DEPTH} levels deep; flatten the row",
+                              "too_deep")
+    except ValueError:  # an integer of more than 4300 digits
+        return None, RowError(path, line, f"invalid JSON ({TOO_MANY_DIGITS})", "invalid_json")
+    if nesting_exceeds(row):
+        return None, RowError(path, line, f"JSON nested more than {MAX_DEPTH} levels deep; flatten the row", "too_deep")
+    return row, None
+
+
+def _parse_line(text: str, path: str, line: int, parse: Callable[[Any, str, int], dict]
+                ) -> tuple[dict | None, RowError | None]:
+    row, error = _decode(text, path, line)
+    if error is not None:
+        return None, error
     try:
         return parse(row, path, line), None
     except RowProblem as problem:
         return None, RowError(path, line, problem.message, problem.kind)
+    except RecursionError:  # the depth limits above should make this unreachable; a row must never stop a load
+        return None, RowError(path, line, "row nested too deeply to check; flatten it", "too_deep")
 
 
 def _finish(report: LoadReport, strict: bool) -> LoadReport:
@@ -199,25 +189,48 @@ def _finish(report: LoadReport, strict: bool) -> LoadReport:
     return report
 
 
+def open_data_file(path: str | Path, where: str = "") -> Path:
+    """``path`` as a file, or a :class:`MissingDataFile` naming ``where`` (the field or flag) when given."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        prefix = f"{where}: " if where else ""
+        raise MissingDataFile(f"{prefix}data file {path} {what}; check the path (a relative path is read from the "
+                              "directory toolsweep runs in)")
+    return path
+
+
+def _give_up(report: LoadReport, line: int) -> None:
+    reasons = "; ".join(report.details()[:3])
+    raise DataFileError(f"{report.path}: stopped reading at line {line}: {len(report.errors)} of the {report.total} rows "
+                        f"read are unusable ({reasons}). Check that the file holds JSONL rows in the format the "
+                        "config names (docs/data_contract.md)")
+
+
 def load_rows(path: str | Path, parse: Callable[[Any, str, int], dict], strict: bool = False) -> LoadReport:
     """Read a JSONL file through ``parse(row, path, line)`` (which raises RowProblem for a bad row).
 
     Blank lines are ignored; line numbers in errors are the file's physical lines (1-based). Every loader
-    of this package goes through here, so all of them report bad rows the same way."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"data file {path} does not exist; check the path in your config")
+    of this package goes through here, so all of them report bad rows the same way. A line that is not
+    UTF-8 is a row error like any other (bytes that do not decode are kept as surrogates and found per
+    line), so one stray byte costs one row, not the file; a UTF-8 byte-order mark is skipped."""
+    path = open_data_file(path)
     report = LoadReport(str(path), 0, [], [])
-    with path.open(encoding="utf-8") as handle:
-        for line, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            report.total += 1
-            item, error = _parse_line(text, str(path), line, parse)
-            if error is not None:
+    try:
+        with path.open(encoding="utf-8-sig", errors="surrogateescape") as handle:
+            for line, text in enumerate(handle, start=1):
+                if not text.strip():
+                    continue
+                report.total += 1
+                item, error = _parse_line(text, str(path), line, parse)
+                if error is None:
+                    report.examples.append(item)
+                    continue
                 report.errors.append(error)
-            else:
-                report.examples.append(item)
+                if len(report.errors) >= GIVE_UP_AFTER and len(report.errors) > 9 * len(report.examples):
+                    _give_up(report, line)
+    except OSError as exc:
+        raise DataFileError(f"data file {path} cannot be read ({exc.strerror or exc}); check its permissions") from None
     return _finish(report, strict)
 
 
@@ -257,6 +270,9 @@ def load_hub_dataset(name: str, split: str = "train", fmt: str = "xlam", strict:
         if limit is not None and index >= limit:
             break
         report.total += 1
+        if nesting_exceeds(row):
+            report.errors.append(RowError(where, index + 1, f"nested more than {MAX_DEPTH} levels deep", "too_deep"))
+            continue
         try:
             report.examples.append(parse_row(dict(row), where, index + 1, fmt))
         except RowProblem as problem:

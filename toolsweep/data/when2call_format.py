@@ -10,13 +10,13 @@ tools, target_tool?, held_out_param?}`` (see ``from_when2call_row``, ``when2call
 
 from __future__ import annotations
 
-import json
 import re
 
 from toolsweep.data.formats import (
     RowProblem,
     asks_follow_up,
     decode_field,
+    decode_json,
     infer_category,
     normalise_call,
     normalise_messages_row,
@@ -27,7 +27,7 @@ from toolsweep.data.formats import (
 WHEN2CALL_KINDS: tuple[str, ...] = ("direct", "tool_call", "request_for_info", "cannot_answer")
 """When2Call's answer kinds, in the order of its ``answers`` objects."""
 _KIND_CATEGORY = {"request_for_info": "clarify", "cannot_answer": "irrelevance", "direct": "irrelevance"}
-_TOOLCALL = re.compile(r"<TOOLCALL>(.*?)</TOOLCALL>", re.DOTALL | re.IGNORECASE)
+_TAG = re.compile(r"<(/?)TOOLCALL>", re.IGNORECASE)
 # A follow-up question asks ("?", "I need ...", "please provide ..."); a refusal that mentions a need does not. On
 # the 300 labelled rows of When2Call's llm_judge file all 300 follow-up answers ask, and 1 of 300 refusals does.
 
@@ -61,10 +61,7 @@ def when2call_tool_to_spec(tool: object, where: str = "tools") -> dict:
     dict or its JSON string) as an OpenAI spec. ``required`` may sit beside ``parameters`` (the card's train
     examples have it there); without it a parameter is required unless its type says ``optional``."""
     if isinstance(tool, str):
-        try:
-            tool = json.loads(tool)
-        except json.JSONDecodeError as exc:
-            raise RowProblem("bad_tools", f"{where} is a string but not valid JSON ({exc.msg})") from exc
+        tool = decode_json(tool, f"{where} (a string)", "bad_tools")
     if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
         raise RowProblem("bad_tools", f"{where} has no 'name': {str(tool)[:80]}")
     params = tool.get("parameters") or {}
@@ -83,10 +80,7 @@ def when2call_tool_to_spec(tool: object, where: str = "tools") -> dict:
 
 def _w2c_calls(payload: object, where: str) -> list[dict]:
     if isinstance(payload, str):
-        try:
-            payload = json.loads(payload)
-        except json.JSONDecodeError as exc:
-            raise RowProblem("bad_call", f"{where}: the tool call is not valid JSON ({exc.msg})") from exc
+        payload = decode_json(payload, f"{where}: the tool call", "bad_call")
     calls = payload if isinstance(payload, list) else [payload]
     if not calls:
         raise RowProblem("bad_call", f"{where}: the <TOOLCALL> block holds no call")
@@ -103,11 +97,27 @@ def when2call_message(message: object, where: str) -> dict:
     content = message["content"]
     if "tool_calls" in message or "<toolcall>" not in content.lower():
         return {**message, "role": "assistant"}
-    blocks = _TOOLCALL.findall(content)
+    blocks, rest = _toolcall_blocks(content)
     if not blocks:
         raise RowProblem("bad_call", f"field {where!r}: <TOOLCALL> has no closing </TOOLCALL>")
     calls = [call for block in blocks for call in _w2c_calls(block, f"field {where!r}")]
-    return {"role": "assistant", "content": _TOOLCALL.sub("", content).strip(), "tool_calls": calls}
+    return {"role": "assistant", "content": rest.strip(), "tool_calls": calls}
+
+
+def _toolcall_blocks(content: str) -> tuple[list[str], str]:
+    """The text inside each ``<TOOLCALL>...</TOOLCALL>`` (any case; an opening tag closes at the next closing
+    tag) and the content without those blocks. One pass over the tags: the regex ``<TOOLCALL>(.*?)</TOOLCALL>``
+    took quadratic time on a line of many opening tags and no closing one (a 1 MB line ran for minutes)."""
+    blocks, kept, start, cursor = [], [], None, 0
+    for tag in _TAG.finditer(content):
+        if start is None and not tag.group(1):
+            start = tag
+        elif start is not None and tag.group(1):
+            blocks.append(content[start.end():tag.start()])
+            kept.append(content[cursor:start.start()])
+            start, cursor = None, tag.end()
+    kept.append(content[cursor:])
+    return blocks, "".join(kept)
 
 
 def _kind_of(message: dict) -> str:
