@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from toolsweep.config.errors import Problem, SweepFileError, clean_loc, describe_pydantic_error
 from toolsweep.config.schema import SweepSpec
@@ -161,6 +162,30 @@ def _problems(exc: ValidationError, file: str, lines: dict[Loc, int], prefix: st
     return found
 
 
+def _field_info(loc: Loc) -> FieldInfo | None:
+    """The pydantic field at a dotted location of ``SweepSpec`` (None for a name the user chose, e.g. a source)."""
+    model: Any = SweepSpec
+    info = None
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)) or part not in model.model_fields:
+            return None
+        info = model.model_fields[part]
+        model = info.annotation
+    return info
+
+
+def _check_fixed(space: dict[str, Domain], file: str, lines: dict[Loc, int]) -> list[Problem]:
+    """Fields marked ``json_schema_extra={"fixed": why}`` in the schema hold one value in every trial."""
+    found = []
+    for path in space:
+        info = _field_info(_split(path))
+        extra = info.json_schema_extra if info is not None and isinstance(info.json_schema_extra, dict) else {}
+        if "fixed" in extra:
+            message = f"cannot be a search expression: {extra['fixed']}"
+            found.append(Problem(file, path, message, _line_of(_split(path), lines)))
+    return found
+
+
 def _check_candidates(
     data: dict[str, Any], space: dict[str, Domain], file: str, lines: dict[Loc, int]
 ) -> list[Problem]:
@@ -240,6 +265,7 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
     _apply_overrides(data, overrides or [], lines)
     space: dict[str, Domain] = {}
     concrete = _lift_expressions(data, (), space, problems, file, lines)
+    problems += _check_fixed(space, file, lines)
     try:
         spec = SweepSpec.model_validate(concrete)
     except ValidationError as exc:

@@ -57,7 +57,12 @@ class ModelConfig(_Section):
         "once from the package registry), a local directory, or a hub id.",
     )
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit) for a hub id.")
-    trust_remote_code: bool = Field(False, description="Allow the model repository's own Python code.")
+    trust_remote_code: bool = Field(
+        False, description="Allow the model repository's own Python code (it runs on this machine when the model "
+        "loads; validate, train and run warn). Cannot be searched.",
+        json_schema_extra={"fixed": "running a model repository's own Python code is a decision about this machine, "
+                           "not a hyperparameter to search; write true or false"},
+    )
     chat_template: str | None = Field(
         None, description="Replace the model's chat template: 'hermes' or 'smollm2' (built-in templates that "
         "render tools and mark the assistant's tokens for the loss), or a path to a .jinja file. Default: the "
