@@ -10,8 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from toolsweep.evaluation.generation import DEFAULT_MAX_NEW_TOKENS
+
+if TYPE_CHECKING:
+    from toolsweep.config.loader import Sweep
 
 __all__ = ["build_parser", "main"]
 
@@ -30,22 +34,43 @@ def _add_sweep_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
+def _load_checked(args: argparse.Namespace, offline: bool) -> tuple[Sweep, str]:
+    """The sweep of ``args`` with its data read as a trial would read it (``toolsweep.data.checks``): the
+    trust_remote_code warning is printed, a data problem raises (exit 2). Returns the sweep and the data report."""
     from toolsweep.config import load_sweep
-    from toolsweep.config.summary import describe_sweep
+    from toolsweep.config.summary import remote_code_warning
+    from toolsweep.data.checks import check_sweep_data
 
     sweep = load_sweep(args.sweep, args.overrides)
+    warning = remote_code_warning(sweep.spec)
+    if warning:
+        print(warning, file=sys.stderr)
+    check = check_sweep_data(sweep, offline=offline)
+    report = check.render(everything=offline)
+    if check.problems:  # the report first: it holds the rows behind the problems
+        print(report, file=sys.stdout if offline else sys.stderr)
+        check.raise_if_unusable()
+    return sweep, report
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from toolsweep.config.summary import describe_sweep
+
+    sweep, data_report = _load_checked(args, offline=True)  # validate never reaches the network
     print(describe_sweep(sweep))
+    if data_report:
+        print(data_report)
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from toolsweep.config import load_sweep
+    sweep, data_report = _load_checked(args, offline=False)
+    if data_report:
+        print(data_report, file=sys.stderr)
     from toolsweep.trainers.console import ProgressPrinter, stage_table
 
-    sweep = load_sweep(args.sweep, args.overrides)
     spec = sweep.spec
     if sweep.space:
         fixed = ", ".join(f"{path}={spec_value}" for path, spec_value in _defaults(sweep).items())
@@ -67,15 +92,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from toolsweep.config import load_sweep
-    from toolsweep.sweeps.driver import run_sweep
-    from toolsweep.sweeps.report_console import print_summary
-
     if args.address:  # a dashboard URL given by mistake fails here, before Ray is imported
         from toolsweep.cluster.attach import check_address
 
         check_address(args.address)
-    sweep = load_sweep(args.sweep, args.overrides)
+    sweep, data_report = _load_checked(args, offline=False)  # before Ray is imported: a bad file fails every trial
+    if data_report:
+        print(data_report, file=sys.stderr)
+    from toolsweep.sweeps.driver import run_sweep
+    from toolsweep.sweeps.report_console import print_summary
+
     summary = run_sweep(sweep, resume=args.resume, address=args.address)
     print_summary(summary)
     return 0 if summary["best_trial"] else 1

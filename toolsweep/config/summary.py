@@ -10,7 +10,7 @@ from toolsweep.config.loader import Sweep
 from toolsweep.config.schema import SweepSpec
 from toolsweep.search_spaces.domains import Choice, Domain, Grid, LogUniform, QUniform, RandInt, Uniform
 
-__all__ = ["describe_domain", "describe_sweep"]
+__all__ = ["describe_domain", "describe_sweep", "remote_code_warning"]
 
 
 def describe_domain(domain: Domain) -> str:
@@ -23,6 +23,18 @@ def describe_domain(domain: Domain) -> str:
         return f"randint [{domain.low}, {domain.high}] (both included)"
     assert isinstance(domain, (Uniform, LogUniform))
     return f"{type(domain).__name__.lower()} [{domain.low:g}, {domain.high:g}]"
+
+
+def remote_code_warning(spec: SweepSpec) -> str | None:
+    """The one-line warning ``validate``, ``train`` and ``run`` print (to stderr) when ``model.trust_remote_code`` is
+    true, or None. Why say it: with it, loading the model runs Python files from the model's repository with
+    the user's permissions, and a sweep loads the model in every trial, on every machine of a cluster."""
+    if not spec.model.trust_remote_code:
+        return None
+    pin = "" if spec.model.revision else "; pin a reviewed commit with model.revision"
+    return (f"warning: model.trust_remote_code is true: the model's own Python code (from {spec.model.name}) will run "
+            f"on this machine, and on every machine that runs a trial, when the model loads; keep it only if you "
+            f"trust that repository{pin}")
 
 
 def _stage(name: str, enabled: bool, steps: int, lr: float) -> str:

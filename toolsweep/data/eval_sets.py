@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from toolsweep.config.schema import DataConfig, EvalSet
-from toolsweep.data.loaders import LoadReport, load_hub_dataset, load_jsonl
+from toolsweep.data.checks import load_hub_report
+from toolsweep.data.loaders import load_jsonl
+from toolsweep.data.reports import DataFileError, DataValidationError, LoadReport, require_rows
 
 __all__ = ["describe_eval_set", "eval_command", "holdout_split", "load_eval_set", "load_user_rows", "row_key", "tool_stratum"]
 
@@ -30,12 +32,12 @@ def load_user_rows(where: str, config: Any, strict: bool) -> list[dict[str, Any]
     if config.path is not None:
         report = load_jsonl(config.path, config.format, strict=strict)
     else:
-        report = load_hub_dataset(config.hub, split=config.split, fmt=config.format, strict=strict)
+        report = load_hub_report(where, config.hub, config.split, config.format)
+        if strict and report.errors:
+            raise DataValidationError(report.errors)
     if report.errors:
         print(f"{where}: {report.summary()}", file=sys.stderr)
-    if not report.examples:
-        raise ValueError(f"{where}: no usable rows in {report.path}")
-    return report.examples
+    return require_rows(report, where)
 
 
 def row_key(example: dict[str, Any]) -> str:
@@ -121,8 +123,8 @@ def load_eval_set(where: str, config: EvalSet, data: DataConfig, default_n: int,
         return evaluation_split(split, n, phrasing)
     if config.holdout is not None:
         if not held:
-            raise ValueError(f"{where}: holdout {config.holdout} of the path/hub training sources leaves no rows; "
-                             "raise the fraction or add data")
+            raise DataFileError(f"{where}: holdout {config.holdout} of the path/hub training sources leaves no rows; "
+                                "raise the fraction or add data")
         return _cap(held, config.examples)
     if config.bfcl is not None:
         from toolsweep.evaluation.bfcl import load_bfcl

@@ -22,6 +22,7 @@ from toolsweep.data.generator import generate_examples
 from toolsweep.data.loaders import load_preference_jsonl
 from toolsweep.data.mix import Source, builtin_sources, sample_mix
 from toolsweep.data.preferences import make_preference_pairs
+from toolsweep.data.reports import DataFileError, require_rows
 
 __all__ = ["EVAL_CATEGORIES", "UNSEEN_PHRASING", "PreparedData", "evaluation_configs", "evaluation_split", "named_test_sets", "prepare_data"]
 
@@ -75,7 +76,7 @@ def _sources(data: DataConfig, seed: int, holdout: list[float]
                 for mine, share in zip(held, shares, strict=True):
                     mine.extend(share)
                 if not rows:
-                    raise ValueError(f"data.sources.{name}: the holdout leaves no training rows; lower the fraction")
+                    raise DataFileError(f"data.sources.{name}: the holdout leaves no training rows; lower the fraction")
             sources[name] = rows
         weights[name] = config.weight
     return sources, weights, held
@@ -127,9 +128,8 @@ def _file_pairs(data: DataConfig, seed: int) -> list[dict[str, Any]]:
     report = load_preference_jsonl(data.preferences.path, data.preferences.format, strict=data.strict)
     if report.errors:
         print(f"data.preferences: {report.summary()}", file=sys.stderr)
-    if not report.examples:
-        raise ValueError(f"data.preferences: no usable rows in {data.preferences.path}")
-    return sample_mix({"preferences": report.examples}, {"preferences": 1.0}, data.preference_pairs, seed + 1)
+    pairs = require_rows(report, "data.preferences")
+    return sample_mix({"preferences": pairs}, {"preferences": 1.0}, data.preference_pairs, seed + 1)
 
 
 def _when2call_items(spec: SweepSpec) -> list[dict[str, Any]]:
@@ -140,9 +140,7 @@ def _when2call_items(spec: SweepSpec) -> list[dict[str, Any]]:
     report = load_when2call_mcq(spec.eval.when2call, strict=spec.data.strict)
     if report.errors:
         print(f"eval.when2call: {report.summary()}", file=sys.stderr)
-    if not report.examples:
-        raise ValueError(f"eval.when2call: no usable rows in {spec.eval.when2call}")
-    return report.examples[: spec.eval.when2call_examples]
+    return require_rows(report, "eval.when2call")[: spec.eval.when2call_examples]
 
 
 def named_test_sets(spec: SweepSpec) -> dict[str, list[Any]]:

@@ -31,12 +31,22 @@ def load_eval_examples(data: str, n: int | None, strict: bool = False) -> list[A
         if split not in ("validation", "test"):
             raise UserError(f"--data: use builtin:validation, builtin:test or builtin:{UNSEEN_PHRASING}, got {data!r}")
         return evaluation_split(split, n or 200)
-    from toolsweep.data.loaders import load_hub_dataset, load_jsonl
+    import sys
 
-    report = load_hub_dataset(data[4:], fmt="auto", strict=strict) if data.startswith("hub:") else load_jsonl(data, strict=strict)
+    from toolsweep.data.checks import FileCheck, load_hub_report
+    from toolsweep.data.loaders import load_jsonl, open_data_file
+    from toolsweep.data.reports import DataValidationError, require_rows
+
+    if data.startswith("hub:"):
+        report = load_hub_report("--data", data[4:], "train", "auto")
+    else:  # the same answers as a sweep's check: a missing file, an empty one, bad rows by reason and line
+        report = load_jsonl(open_data_file(data, "--data"), strict=False)
     if report.errors:
-        print(report.summary())
-    return report.examples[:n] if n else report.examples
+        if strict:
+            raise DataValidationError(report.errors)
+        print("\n".join(FileCheck("--data", report.path, report).lines()), file=sys.stderr)
+    examples = require_rows(report, "--data")
+    return examples[:n] if n else examples
 
 
 def load_for_eval(model: str, trust_remote_code: bool = False, chat_template: str | None = None) -> tuple[Any, Any]:
