@@ -48,7 +48,8 @@ def _load_checked(args: argparse.Namespace, offline: bool) -> tuple[Sweep, str]:
     check = check_sweep_data(sweep, offline=offline)
     report = check.render(everything=offline)
     if check.problems:  # the report first: it holds the rows behind the problems
-        print(report, file=sys.stdout if offline else sys.stderr)
+        if report:
+            print(report, file=sys.stdout if offline else sys.stderr)
         check.raise_if_unusable()
     return sweep, report
 

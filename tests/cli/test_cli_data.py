@@ -61,6 +61,7 @@ def test_unusable_data_stops_every_verb_with_the_same_answer(verb: str, body: st
     captured = capsys.readouterr()
     assert "the sweep's data cannot be used:" in captured.err and says in captured.err
     assert "Traceback" not in captured.err + captured.out
+    assert not captured.err.startswith("\n")  # no empty report line before the answer
 
 
 def test_eval_data_gives_the_same_answers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -68,7 +69,8 @@ def test_eval_data_gives_the_same_answers(tmp_path: Path, capsys: pytest.Capture
     assert main(["eval", "--model", "builtin:tiny-tool-lm", "--data", str(missing)]) == 2  # was FileNotFoundError
     assert f"--data: data file {missing} does not exist; check the path" in capsys.readouterr().err
     assert main(["eval", "--model", "builtin:tiny-tool-lm", "--data", str(BAD / "empty.jsonl")]) == 2
-    assert "--data: " in capsys.readouterr().err
+    assert capsys.readouterr().err.strip() == (f"--data: {BAD / 'empty.jsonl'} has no rows (it is empty or blank); put "
+                                               "one JSON object per line in it")
     assert main(["eval", "--model", "builtin:tiny-tool-lm", "--data", str(BAD / "all_bad.jsonl")]) == 2
     assert "all_bad.jsonl has no usable rows: all 2 were rejected" in capsys.readouterr().err
 

@@ -143,8 +143,9 @@ def require_rows(report: LoadReport, where: str) -> list[dict]:
     if report.examples:
         return report.examples
     if not report.total:
+        remove = "" if where.startswith("--") else ", or remove it from the config"
         raise DataFileError(f"{where}: {report.path} has no rows (it is empty or blank); put one JSON object per line "
-                            "in it, or remove it from the config")
+                            f"in it{remove}")
     reasons = "; ".join(report.details()[:5])
     raise DataFileError(f"{where}: {report.path} has no usable rows: all {report.total} were rejected. {reasons}. "
                         "Fix the rows (docs/data_contract.md describes the format) or check the format setting")
