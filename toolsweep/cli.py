@@ -22,8 +22,9 @@ __all__ = ["build_parser", "main"]
 EXIT_USAGE = 2
 
 
-def _add_sweep_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (see configs/quickstart.yaml)")
+def _add_sweep_args(parser: argparse.ArgumentParser, optional: bool = False) -> None:
+    parser.add_argument("sweep", metavar="SWEEP.yaml", nargs="?" if optional else None,
+                        help="sweep file (see configs/quickstart.yaml)")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -57,6 +58,15 @@ def _load_checked(args: argparse.Namespace, offline: bool) -> tuple[Sweep, str]:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from toolsweep.config.summary import describe_sweep
 
+    if args.fields:
+        from toolsweep.config.fields import describe_fields
+
+        print(describe_fields())
+        if args.sweep is None:
+            return 0
+    elif args.sweep is None:
+        print("toolsweep validate: give a sweep file (SWEEP.yaml), or --fields for the field reference", file=sys.stderr)
+        return EXIT_USAGE
     sweep, data_report = _load_checked(args, offline=True)  # validate never reaches the network
     print(describe_sweep(sweep))
     if data_report:
@@ -224,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     validate = verbs.add_parser("validate", help="check a sweep file and print its search space")
-    _add_sweep_args(validate)
+    _add_sweep_args(validate, optional=True)
+    validate.add_argument("--fields", action="store_true",
+                          help="print every field of a sweep file: its type, default and description")
     validate.set_defaults(handler=_cmd_validate)
 
     run = verbs.add_parser("run", help="run the sweep on Ray Tune (local or --address)")

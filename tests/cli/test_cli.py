@@ -110,3 +110,17 @@ def test_eval_when2call_suite_scores_multiple_choice(tiny_model_dir: Path, tmp_p
     assert metrics["when2call/n_examples"] == 6 and "when2call/macro_f1" in metrics
     assert main(["eval", "--model", str(tiny_model_dir), "--suite", "when2call", "--data", str(tmp_path / "no.jsonl")]) == 2
     assert "needs a When2Call test file" in capsys.readouterr().err
+
+
+def test_validate_fields_prints_the_reference_from_the_schema(capsys) -> None:
+    from toolsweep.config.fields import field_rows
+
+    assert main(["validate", "--fields"]) == 0
+    out = capsys.readouterr().out
+    rows = field_rows()
+    assert all(description for *_, description in rows), [r[0] for r in rows if not r[3]]  # every field says why
+    for path in ("sft.learning_rate: float = 0.001", "data.test.<name>.holdout: float | null = None",
+                 "eval.max_new_tokens: int = 256", "data.sources.<name>.weight: float = 1.0"):
+        assert path in out, path
+    assert out.count("\n") >= 2 * len(rows) - 1
+    assert main(["validate"]) == 2
