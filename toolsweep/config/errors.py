@@ -101,14 +101,18 @@ def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool"))
 
 
-def clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+def clean_loc(loc: tuple[Any, ...], kind: str = "") -> tuple[Any, ...]:
+    """``loc`` without pydantic's union tags. An unknown key (``extra_forbidden``) ends in the user's own key,
+    which is kept even when it looks like a tag (a key ``[`` or ``str``)."""
+    if kind == "extra_forbidden" and loc:
+        return clean_loc(loc[:-1]) + loc[-1:]
     return tuple(part for part in loc if not _is_union_tag(part))
 
 
 def describe_pydantic_error(root: type[BaseModel], error: dict[str, Any]) -> str:
     """A one-line message for one pydantic error: what is wrong, what was given, what is allowed."""
-    loc = clean_loc(tuple(error["loc"]))
     kind = error["type"]
+    loc = clean_loc(tuple(error["loc"]), kind)
     if kind == "extra_forbidden":
         keys = allowed_keys(root, loc[:-1]) or []
         hint = difflib.get_close_matches(str(loc[-1]), keys, n=1)

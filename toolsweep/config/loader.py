@@ -151,7 +151,7 @@ _BLAMED_FIELD = re.compile(r"^([a-z_]+(?:\.[a-z_]+)+): (.*)$", re.DOTALL)
 def _problems(exc: ValidationError, file: str, lines: dict[Loc, int], prefix: str = "") -> list[Problem]:
     found: list[Problem] = []
     for error in exc.errors():
-        loc = clean_loc(tuple(error["loc"]))
+        loc = clean_loc(tuple(error["loc"]), error["type"])
         message = describe_pydantic_error(SweepSpec, error)
         blamed = _BLAMED_FIELD.match(message)
         if not loc and blamed:  # a check across sections names the field to change: point at its line
