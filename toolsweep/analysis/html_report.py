@@ -55,9 +55,16 @@ def _image(path: Path, caption: str) -> str:
     return f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'><figcaption class='muted'>{html.escape(caption)}</figcaption></figure>"
 
 
+def _retries_html(retries: dict[str, str]) -> str:
+    if not retries:
+        return "<p class='muted'>every trial ran in one attempt</p>"
+    items = "".join(f"<li><code>{html.escape(trial)}</code>: {html.escape(text)}</li>" for trial, text in retries.items())
+    return f"<ul>{items}</ul>"
+
+
 def render_html(run: RunDir, frame: Any, variants: dict[str, Any] | None, variant_rows: list[dict[str, Any]],
-                plots: dict[str, Path]) -> str:
-    """The report page as a string."""
+                plots: dict[str, Path], retries: dict[str, str] | None = None) -> str:
+    """The report page as a string; ``retries``: trial id → how it was retried (``report.trial_retries``)."""
     best = run.summary.get("best_trial")
     counts = frame["status"].value_counts().to_dict()
     status_line = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
@@ -94,6 +101,8 @@ def render_html(run: RunDir, frame: Any, variants: dict[str, Any] | None, varian
 {variant_html}
 <h2>Leaderboard</h2>
 {table_html(board_rows, percent_columns=percent, highlight=best)}
+<h2>Retries</h2>
+{_retries_html(retries or {})}
 <h2>Plots</h2>
 {figures or "<p class='muted'>no plots</p>"}
 </body></html>

@@ -14,7 +14,7 @@ from typing import Any
 
 from toolsweep.analysis.rundir import RunDir, load_run
 
-__all__ = ["build_report", "finish_sweep"]
+__all__ = ["build_report", "finish_sweep", "trial_retries"]
 
 
 def build_report(run_dir: str | Path, out: str | Path | None = None, *, variants: bool = True,
@@ -35,9 +35,12 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, variants
     rows = variant_rows(table) if table else []
     plots = make_plots(run, frame, table, out_dir / "plots") if has_winner else {}
     html_path = out_dir / "report.html"
-    html_path.write_text(render_html(run, frame, table, rows, plots), encoding="utf-8")
+    retries = trial_retries(run)
+    html_path.write_text(render_html(run, frame, table, rows, plots, retries=retries), encoding="utf-8")
     if not quiet:
         print_leaderboard(run, frame, console)
+        for trial_id, text in retries.items():
+            (console.print if console else print)(f"retries of {trial_id}: {text}")
         if rows:
             _print_variants(rows, console)
         if has_winner:
@@ -49,6 +52,24 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, variants
     return {"summary": run.summary, "searched": run.searched, "out_dir": out_dir, "leaderboard_csv": csv_path,
             "leaderboard_parquet": parquet_path, "html": html_path, "plots": plots, "variants": table,
             "variants_rows": rows, "best_metrics": best_metrics}
+
+
+def trial_retries(run: RunDir) -> dict[str, str]:
+    """Trials started more than once, and why: out-of-memory retries with the micro-batches they went through
+    (``trainers.oom_retry``), or restarts after other failures, read from each trial's ``attempts.jsonl``."""
+    from toolsweep.trainers.oom_retry import describe_retries, read_attempts
+
+    found = {}
+    for trial in run.trials:
+        attempts = read_attempts(run.trial_dir(trial))
+        if len(attempts) < 2:
+            continue
+        text = describe_retries(attempts)
+        others = [a["failure"]["kind"] for a in attempts if a.get("failure") and not a.get("retry") and not a.get("gave_up")]
+        if others:
+            text = (f"{text}; " if text else "") + f"{len(others)} restart(s) after: {', '.join(others)}"
+        found[trial["trial_id"]] = text or f"{len(attempts)} attempts (restarted without a recorded failure)"
+    return found
 
 
 def _print_variants(rows: list[dict[str, Any]], console: Any = None) -> None:

@@ -5,11 +5,18 @@ lives in ``STORAGE/NAME/trials/<trial id>``, which survives retries and ``toolsw
 retried trial continues from its last stage checkpoint. SFT results go to the sweep's stage cache.
 Validation reports become ``tune.report`` calls (one ``training_iteration`` each, the unit ASHA counts);
 the final report carries the trial's weights as a Tune checkpoint and its cost in resource-seconds.
+
+A trial that runs out of memory in a training stage is retried by Ray with half that stage's micro-batch
+and twice its gradient accumulation (``trainers.oom_retry``): the attempt records the plan in
+``attempts.jsonl`` and re-raises, so its process ends and frees the memory; the next attempt reads the plan
+and resumes from the last checkpoint. The SFT stage keeps the cache key of the sweep's own recipe, so the
+retry finds its checkpoints and other trials with that recipe reuse the result.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +27,16 @@ from ray import tune
 from toolsweep.cluster.storage import RunStorage
 from toolsweep.cluster.workspace import TrialWorkspace, shared_sft_stage
 from toolsweep.config.loader import Sweep
+from toolsweep.errors import TrialFailure
+from toolsweep.trainers.oom_retry import (
+    MicroBatch,
+    complete_last_attempt,
+    given_up,
+    next_micro_batches,
+    planned_micro_batches,
+    read_attempts,
+    with_micro_batches,
+)
 
 __all__ = ["TuneReporter", "make_trainable"]
 
@@ -53,14 +70,61 @@ class TuneReporter:
         tune.report({**self.latest, **self.cost(), "trial/completed": 1.0}, checkpoint=checkpoint)
 
 
-def _record_attempt(trial_dir: Path, values: dict[str, Any], reused: bool) -> None:
-    """One line per start of this trial, so retries after crashes (and the node each ran on) are visible."""
+def _record_attempt(trial_dir: Path, values: dict[str, Any], reused: bool, plan: dict[str, MicroBatch]) -> None:
+    """One line per start of this trial, so retries after crashes (and the node and process each ran in, and
+    the micro-batches each trained with) are visible."""
     import ray
 
     trial_dir.mkdir(parents=True, exist_ok=True)
-    record = {"started": time.time(), "values": values, "reused_result": reused, "node_ip": ray.util.get_node_ip_address()}
+    record = {"started": time.time(), "values": values, "reused_result": reused, "node_ip": ray.util.get_node_ip_address(),
+              "pid": os.getpid(), "micro_batches": {name: micro.as_list() for name, micro in plan.items()}}
     with (trial_dir / "attempts.jsonl").open("a") as handle:
         handle.write(json.dumps(record, default=str) + "\n")
+
+
+def _failure_of(exc: BaseException) -> TrialFailure | None:
+    """The TrialFailure behind ``exc``: itself, one it was raised from, or, for a multi-worker trial, one of
+    the workers' (Ray Train's ``WorkerGroupError.worker_failures``; an out-of-memory one first)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    found: list[TrialFailure] = []
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, TrialFailure):
+            found.append(current)
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+        pending += [e for e in (getattr(current, "worker_failures", None) or {}).values() if isinstance(e, BaseException)]
+    return next((f for f in found if f.kind == "oom"), found[0] if found else None)
+
+
+def _after_failure(trial_dir: Path, exc: BaseException, plan: dict[str, MicroBatch]) -> BaseException:
+    """Complete this attempt's record with why it failed and what the next attempt does; return what to raise.
+
+    Out of memory in a training stage: the next attempt halves that stage's micro-batch (the record's
+    ``retry``), and the error raised says so; at a micro-batch of 1 the trial gives up with reason ``oom``."""
+    failure = _failure_of(exc)
+    kind = failure.kind if failure is not None else "exception"
+    stage = getattr(failure, "stage", None)
+    message = failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
+    record: dict[str, Any] = {"ended": time.time(), "failure": {"kind": kind, "stage": stage, "message": message[:2000]}}
+    following = next_micro_batches(kind, stage, plan)
+    raised: BaseException = exc
+    if following is not None and stage is not None:
+        now, then = plan[stage], following[stage]
+        record["retry"] = {name: micro.as_list() for name, micro in following.items()}
+        raised = TrialFailure("oom", f"{stage}: out of memory at micro-batch {now.batch_size}; the next attempt resumes "
+                              f"from the last checkpoint at micro-batch {then.batch_size} x {then.gradient_accumulation_steps} "
+                              f"accumulation (same effective batch {then.effective}), if search.max_failures leaves a retry")
+    elif kind == "oom" and stage in plan:
+        record["gave_up"] = True
+        raised = TrialFailure("oom", f"{stage}: out of memory even at micro-batch 1 ({message}); lower {stage}.max_length, "
+                              "train LoRA instead of the full model, or request more memory (resources.gpus_per_trial)")
+        record["failure"]["message"] = raised.message
+    complete_last_attempt(trial_dir, record)
+    return raised
 
 
 def _finished_result(trial_dir: Path) -> dict[str, Any] | None:
@@ -80,13 +144,21 @@ def make_trainable(sweep: Sweep, run_dir: Path | RunStorage, wandb_settings: Any
         from toolsweep.trainers.pipeline import run_pipeline
 
         values = {path: value for path, value in config.items() if value is not None}
-        spec = sweep.resolve(values)
-        torch.set_num_threads(max(1, int(spec.resources.cpus_per_trial)))
+        recipe = sweep.resolve(values)
+        torch.set_num_threads(max(1, int(recipe.resources.cpus_per_trial)))
         workspace = TrialWorkspace(storage, tune.get_context().get_trial_id())
         workspace.pull()  # URI storage: a retry on another node continues from the last pushed checkpoint
         trial_dir = workspace.local_dir
         finished = _finished_result(trial_dir)
-        _record_attempt(trial_dir, values, reused=finished is not None)
+        attempts = read_attempts(trial_dir)
+        plan = planned_micro_batches(recipe, attempts)  # smaller micro-batches after an out-of-memory attempt
+        spec = with_micro_batches(recipe, plan)
+        _record_attempt(trial_dir, values, reused=finished is not None, plan=plan)
+        gave_up = given_up(attempts) if finished is None else None
+        if gave_up is not None:  # Ray retries every failure while search.max_failures allows: do not train again
+            complete_last_attempt(trial_dir, {"ended": time.time(), "failure": gave_up, "gave_up": True})
+            workspace.push()
+            raise TrialFailure("oom", gave_up["message"])
         if finished is not None:
             # Tune saves its state every ~10 s: a trial that finished just before the driver was killed
             # is restarted on --resume. Its result is on disk, so report it instead of training again.
@@ -105,10 +177,19 @@ def make_trainable(sweep: Sweep, run_dir: Path | RunStorage, wandb_settings: Any
                 metrics = train_distributed(spec, trial_dir, evaluate_test=True)
                 reporter.final(metrics, None)
                 return
-            sft_dir, sft_lock = shared_sft_stage(storage, spec) if spec.storage.share_stages else (None, None)
+            # The recipe's key, not the retry's micro-batches: same effective batch, same stage and checkpoints.
+            sft_dir, sft_lock = shared_sft_stage(storage, recipe) if spec.storage.share_stages else (None, None)
             result = run_pipeline(spec, trial_dir, reporter, sft_dir=sft_dir, evaluate_test=True, sft_lock=sft_lock)
             reporter.final(result.metrics, result.model_dir)
-        except BaseException as exc:  # the trial's W&B run ends as failed; Tune still sees the error
+        except Exception as exc:  # the trial's W&B run ends as failed; Tune still sees the error
+            raised = _after_failure(trial_dir, exc, plan)
+            workspace.push()
+            if hasattr(reporter, "close"):
+                reporter.close(error=raised)
+            if raised is exc:
+                raise
+            raise raised from exc
+        except BaseException as exc:
             if hasattr(reporter, "close"):
                 reporter.close(error=exc)
             raise

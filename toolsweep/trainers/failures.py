@@ -12,7 +12,7 @@ import torch
 
 from toolsweep.errors import TrialFailure
 
-__all__ = ["NonFiniteLossError", "TrialFailure", "classify_failure", "is_finite"]
+__all__ = ["NonFiniteLossError", "OutOfMemoryFailure", "TrialFailure", "classify_failure", "is_finite", "is_out_of_memory"]
 
 
 class NonFiniteLossError(TrialFailure):
@@ -27,15 +27,47 @@ def is_finite(value: object) -> bool:
     return not isinstance(value, float) or math.isfinite(value)
 
 
-def classify_failure(exc: BaseException, resources: str) -> TrialFailure:
-    """Wrap any exception into a TrialFailure; out-of-memory errors name the trial's resource request."""
+class OutOfMemoryFailure(TrialFailure):
+    """Out of memory while ``stage`` ran ('sft', 'dpo', 'evaluation', or None when unknown).
+
+    The stage travels with the failure so that the sweep's trainable can retry a training stage with a
+    smaller micro-batch (``trainers.oom_retry``); it survives pickling to the Ray driver."""
+
+    def __init__(self, message: str, stage: str | None = None) -> None:
+        super().__init__("oom", message)
+        self.stage = stage
+
+    def __reduce__(self) -> tuple[type, tuple[str, str | None]]:  # type: ignore[override]
+        return OutOfMemoryFailure, (self.message, self.stage)
+
+
+_OOM_TEXTS = ("out of memory", "can't allocate memory", "cannot allocate memory")
+"""CUDA's message, and the CPU allocator's (``DefaultCPUAllocator: can't allocate memory``, errno 12)."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for torch's OutOfMemoryError, Python's MemoryError, and allocator errors that say so in words."""
+    oom_types = (getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError), MemoryError)
+    return isinstance(exc, oom_types) or any(text in str(exc).lower() for text in _OOM_TEXTS)
+
+
+def classify_failure(exc: BaseException, resources: str, stage: str | None = None) -> TrialFailure:
+    """Wrap any exception into a TrialFailure; out-of-memory errors name the stage, the trial's resource
+    request and the fields to lower."""
     if isinstance(exc, TrialFailure):
         return exc
     text = str(exc)
-    if isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)) or "out of memory" in text.lower():
-        return TrialFailure(
-            "oom",
-            f"out of memory with {resources}: {text.splitlines()[0] if text else type(exc).__name__}; "
-            "lower sft/dpo batch_size or max_length, or request more memory per trial",
+    if is_out_of_memory(exc):
+        where = f" in {stage}" if stage else ""
+        if stage in ("sft", "dpo"):
+            fix = f"lower {stage}.batch_size or {stage}.max_length"
+        elif stage == "evaluation":
+            fix = "set a smaller eval.batch_size"
+        else:
+            fix = "lower sft/dpo batch_size or max_length"
+        return OutOfMemoryFailure(
+            f"out of memory{where} with {resources}: {text.splitlines()[0] if text else type(exc).__name__}; "
+            f"{fix}, or request more memory per trial",
+            stage,
         )
     return TrialFailure("exception", f"{type(exc).__name__}: {text}")

@@ -162,6 +162,7 @@ def run_pipeline(
     result = PipelineResult(model_dir=None)
     metrics = result.metrics
     metrics.update(metrics_before)
+    running = "evaluation"  # or the stage training: an out-of-memory failure names it (the retry halves its batch)
     try:
         if evaluate_base and is_main:
             metrics.update(_prefixed("base", evaluate_model(base, tokenizer, data.validation, spec)))
@@ -176,7 +177,9 @@ def run_pipeline(
                     common = stages.stage_arguments(spec.sft, sft_dir, precision, spec.seed, spec.storage.keep_checkpoints, ds, report_to or [])
                     callbacks = _callbacks("sft", spec.sft.eval_every, spec, tokenizer, data, report, 0, validate_during_training)
                     lora = peft_config(spec.lora) if spec.lora.enabled else None
+                    running = "sft"
                     done, model = stages.run_sft(model, tokenizer, sft_dataset(data.train), spec.sft, sft_dir, common, lora, callbacks)
+                    running = "evaluation"
                     done.history = next((cb.history for cb in callbacks if isinstance(cb, ValidationCallback)), [])
                     if is_main:
                         done.save(sft_dir)
@@ -202,7 +205,9 @@ def run_pipeline(
                 callbacks = _callbacks("dpo", spec.dpo.eval_every, spec, tokenizer, data, report, step_offset, validate_during_training)
                 # Without SFT, DPO trains a fresh adapter on the base; after SFT it continues the SFT adapter.
                 lora = peft_config(spec.lora) if spec.lora.enabled and not spec.sft.enabled else None
+                running = "dpo"
                 done, model = stages.run_dpo(model, tokenizer, preference_dataset(data.pairs), spec.dpo, dpo_dir, common, lora, callbacks)
+                running = "evaluation"
                 model = _unwrap_reference(model)
             else:
                 model = _load_stage(spec, precision, done, trainable=False)
@@ -219,8 +224,8 @@ def run_pipeline(
     except UserError:
         raise
     except Exception as exc:
-        failure = classify_failure(exc, resources)
-        (out_dir / "failure.json").write_text(json.dumps({"kind": failure.kind, "message": str(failure)}))
+        failure = classify_failure(exc, resources, running)
+        (out_dir / "failure.json").write_text(json.dumps({"kind": failure.kind, "stage": running, "message": str(failure)}))
         raise failure from exc
     (out_dir / "result.json").write_text(json.dumps({"model_dir": result.model_dir, "metrics": metrics}, indent=2))
     report(dict(metrics))

@@ -101,6 +101,9 @@ def _train(trainer: Any, name: str, stage_dir: Path, tokenizer: PreTrainedTokeni
     metrics = {k: float(v) for k, v in output.metrics.items() if isinstance(v, (int, float))}
     # Record how the stage really ran, so a multi-worker DeepSpeed trial can be checked after the fact.
     metrics["world_size"] = float(trainer.args.world_size)
+    # The micro-batch it ran with: an out-of-memory retry trains a stage at a smaller one, same effective batch.
+    metrics["micro_batch_size"] = float(trainer.args.per_device_train_batch_size)
+    metrics["gradient_accumulation_steps"] = float(trainer.args.gradient_accumulation_steps)
     plugin = trainer.accelerator.state.deepspeed_plugin if trainer.is_deepspeed_enabled else None
     metrics["zero_stage"] = float(plugin.zero_stage) if plugin is not None else 0.0
     result = StageResult(name, str(final), trainer.state.global_step, time.perf_counter() - started, metrics, resumed)
