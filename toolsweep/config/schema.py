@@ -180,6 +180,10 @@ class ResourcesConfig(_Section):
     cpus_per_trial: float = Field(1.0, gt=0, description="CPUs reserved per trial (per worker).")
     gpus_per_trial: float = Field(0.0, ge=0, description="GPUs per trial (per worker); fractions share a GPU.")
     workers: int = Field(1, gt=0, description="Training processes per trial (Ray Train workers).")
+    gpu_memory_gb: float | None = Field(
+        None, gt=0, description="Memory of one GPU in GiB (nvidia-smi's total MiB / 1024, e.g. 22.5 for an A10G): "
+        "validate then warns when a trial's estimated peak exceeds its share, gpus_per_trial x this, and names "
+        "the fields to change.")
     deepspeed: str | None = Field(None, description="'zero2', 'zero3' or a path to a DeepSpeed JSON config.")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto: bf16 on GPUs that support it (else fp16), and on CPUs with native bf16 "

@@ -99,4 +99,7 @@ def describe_sweep(sweep: Sweep) -> str:
         lines += [f"    {path.ljust(width)}  {describe_domain(domain)}" for path, domain in sweep.space.items()]
     else:
         lines.append("  searched fields: none (every trial is the same configuration)")
+    from toolsweep.config.memory_check import memory_lines
+
+    lines += memory_lines(sweep)  # each corner's estimated peak, and a warning where one cannot fit its GPU share
     return "\n".join(lines)
