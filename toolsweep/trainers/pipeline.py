@@ -69,6 +69,17 @@ def evaluate_model(
     return report.metrics.to_flat_dict()
 
 
+def when2call_metrics(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, data: PreparedData,
+                      spec: SweepSpec) -> dict[str, float]:
+    """When2Call's multiple-choice metrics (``when2call/...``) when the sweep names a When2Call file, else none.
+    One forward pass per candidate and no generation, so it is cheap enough for every validation point."""
+    if not data.when2call:
+        return {}
+    from toolsweep.evaluation.when2call import multiple_choice_eval
+
+    return multiple_choice_eval(model, tokenizer, data.when2call, batch_size=spec.eval.batch_size or 8)
+
+
 def evaluate_test_sets(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, test: list[dict[str, Any]],
                        slices: dict[str, list[dict[str, Any]]], spec: SweepSpec, out_dir: Path) -> dict[str, float]:
     """``test/...`` on the headline test set and ``test/<slice>/...`` on each further slice, each slice's
@@ -110,7 +121,8 @@ def _callbacks(
         callbacks.append(MemoryTrimCallback())
     if validate:
         subset = data.validation[: spec.eval.validation_subset]
-        callbacks.append(ValidationCallback(stage_name, every, lambda m: evaluate_model(m, tokenizer, subset, spec), reporter))
+        callbacks.append(ValidationCallback(stage_name, every, lambda m: {
+            **evaluate_model(m, tokenizer, subset, spec), **when2call_metrics(m, tokenizer, data, spec)}, reporter))
     return callbacks
 
 
@@ -217,7 +229,8 @@ def run_pipeline(
                 model = _load_stage(spec, precision, done, trainable=False)
         if not is_main:
             return result
-        final = _prefixed("val", evaluate_model(model, tokenizer, data.validation, spec, out_dir / "val_failures.jsonl"))
+        final = _prefixed("val", {**evaluate_model(model, tokenizer, data.validation, spec, out_dir / "val_failures.jsonl"),
+                                  **when2call_metrics(model, tokenizer, data, spec)})
         metrics.update(final)
         if evaluate_test:
             metrics.update(evaluate_test_sets(model, tokenizer, data.test, data.test_slices, spec, out_dir))
