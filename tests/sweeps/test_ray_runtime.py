@@ -51,6 +51,11 @@ def stale_record(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (root / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{_dead_port()}")
     monkeypatch.setenv("RAY_TMPDIR", str(root))
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    # For "auto", Ray prefers a GCS process it finds running over the record, so any other Ray on the machine
+    # (another test run, a user's own) would be attached to instead: this fixture is about the record alone.
+    from ray._private import services
+
+    monkeypatch.setattr(services, "find_gcs_addresses", list)
     yield root
     subprocess.run(["rm", "-rf", str(root)], check=False)
 
