@@ -128,3 +128,20 @@ def test_manifest_catches_a_changed_a_missing_and_an_added_file(tmp_path: Path) 
     message = str(failure.value)
     assert "changed: model.safetensors" in message and "missing: sub/tokenizer.json" in message
     assert "not in the manifest: extra.bin" in message
+
+
+def test_the_readme_python_example_runs_as_written(analysis_run: Path, tmp_path: Path) -> None:
+    """README's Python API block, in a fresh interpreter, in a folder laid out as after the quickstart."""
+    import re
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[2]
+    (block,) = re.findall(r"```python\n(.+?)\n```", (root / "README.md").read_text(), re.DOTALL)
+    (tmp_path / "configs").symlink_to(root / "configs")
+    (tmp_path / "toolsweep_runs").mkdir()
+    (tmp_path / "toolsweep_runs" / "quickstart").symlink_to(analysis_run)
+    done = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    best = load_run(analysis_run).best()
+    assert best["trial_id"] in done.stdout and "['data.sources.parallel.weight', 'dpo.beta'" in done.stdout

@@ -107,6 +107,12 @@ class RunDir:
                             "export needs the run directory as `toolsweep run` left it")
         return moved
 
+    def leaderboard(self) -> Any:
+        """Every trial as a pandas DataFrame, best first (what ``toolsweep report`` writes as CSV)."""
+        from toolsweep.analysis.leaderboard import leaderboard_frame
+
+        return leaderboard_frame(self)
+
     def read_json(self, name: str) -> dict[str, Any] | None:
         path = self.path / name
         return json.loads(path.read_text()) if path.is_file() else None
