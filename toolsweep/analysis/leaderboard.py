@@ -14,6 +14,7 @@ from typing import Any
 
 from toolsweep.analysis.rundir import RunDir
 from toolsweep.evaluation.metrics import test_set_keys
+from toolsweep.ranking import ranked, resource_seconds
 
 __all__ = ["leaderboard_frame", "print_leaderboard", "write_leaderboard"]
 
@@ -29,15 +30,6 @@ def _cell(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
-def _sort_key(trial: dict[str, Any], metric: str, mode: str) -> tuple[float, float, float]:
-    value = trial["metrics"].get(metric)
-    scored = value is not None and not math.isnan(value)
-    done = trial["status"] == "completed" and scored
-    score = (value if mode == "max" else -value) if scored else -math.inf  # stopped trials: by their last score
-    cost = trial["metrics"].get("cost/cpu_seconds", 0.0) + trial["metrics"].get("cost/gpu_seconds", 0.0)
-    return (0.0 if done else 1.0, -score, cost)
-
-
 def leaderboard_frame(run: RunDir) -> Any:
     """A pandas DataFrame of every trial, best first (pandas imported here, not at module import)."""
     import pandas as pd
@@ -47,7 +39,7 @@ def leaderboard_frame(run: RunDir) -> Any:
     categories = sorted({key.split("/")[-1] for t in run.trials for key in t["metrics"] if key.startswith("test/exact_match/")})
     headline = _headline(key for t in run.trials for key in t["metrics"])
     rows = []
-    ordered = sorted(run.trials, key=lambda t: _sort_key(t, metric, run.mode))
+    ordered = ranked(run.trials, metric, run.mode)
     for rank, trial in enumerate(ordered, start=1):
         m = trial["metrics"]
         row: dict[str, Any] = {"rank": rank, "trial_id": trial["trial_id"], "best": trial["trial_id"] == best,
@@ -61,7 +53,7 @@ def leaderboard_frame(run: RunDir) -> Any:
             row[f"test/exact_match/{category}"] = m.get(f"test/exact_match/{category}")
         row["iterations"] = trial.get("iterations", 0)
         row["wall_seconds"] = m.get("cost/wall_seconds")
-        row["resource_seconds"] = m.get("cost/cpu_seconds", 0.0) + m.get("cost/gpu_seconds", 0.0) if m else None
+        row["resource_seconds"] = resource_seconds(m) if m else None
         row["cpu_seconds"] = m.get("cost/cpu_seconds")
         row["gpu_seconds"] = m.get("cost/gpu_seconds")
         rows.append(row)

@@ -15,7 +15,7 @@ from typing import Any
 
 from toolsweep.config.schema import SweepSpec
 from toolsweep.errors import UserError
-from toolsweep.sweeps.summary import best_trial
+from toolsweep.ranking import best_trial
 
 __all__ = ["RunDir", "load_run"]
 

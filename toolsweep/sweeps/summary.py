@@ -10,9 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from toolsweep import ranking
 from toolsweep.config.loader import Sweep
+from toolsweep.ranking import best_trial
 
-__all__ = ["best_trial", "pick_rule", "summarize"]
+__all__ = ["pick_rule", "summarize"]
 
 _KEPT_PREFIXES = ("val/", "test/", "sft/exact_match", "sft/cached", "cost/", "dpo/rewards/accuracies")
 
@@ -26,21 +28,7 @@ def _status(result: Any) -> tuple[str, str | None]:
 
 
 def pick_rule(sweep: Sweep) -> str:
-    direction = "highest" if sweep.spec.search.mode == "max" else "lowest"
-    return f"{direction} {sweep.spec.search.metric} among completed trials; ties go to fewer resource-seconds"
-
-
-def _cost(trial: dict[str, Any]) -> float:
-    metrics = trial["metrics"]
-    return metrics.get("cost/cpu_seconds", 0.0) + metrics.get("cost/gpu_seconds", 0.0)
-
-
-def best_trial(trials: list[dict[str, Any]], metric: str, mode: str) -> dict[str, Any] | None:
-    candidates = [t for t in trials if t["status"] == "completed" and metric in t["metrics"]]
-    if not candidates:
-        return None
-    sign = 1 if mode == "max" else -1
-    return max(candidates, key=lambda t: (sign * t["metrics"][metric], -_cost(t)))
+    return ranking.pick_rule(sweep.spec.search.metric, sweep.spec.search.mode)
 
 
 def summarize(results: Any, sweep: Sweep, run_dir: Path) -> dict[str, Any]:
