@@ -24,7 +24,8 @@ from toolsweep.evaluation import (
     score_output,
 )
 from toolsweep.evaluation.bfcl import CATEGORY_GROUPS
-from toolsweep.evaluation.scoring import function_docs, standardize_string
+from toolsweep.evaluation.bfcl_rules import standardize_string
+from toolsweep.evaluation.scoring import function_docs
 from toolsweep.evaluation.tasks import as_tasks
 from toolsweep.evaluation.testing import synthetic_examples
 

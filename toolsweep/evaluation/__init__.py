@@ -12,6 +12,7 @@ from toolsweep.evaluation.bfcl import (
     load_bfcl,
     open_bfcl,
 )
+from toolsweep.evaluation.bfcl_rules import standardize_string
 from toolsweep.evaluation.generation import (
     GenerationOutput,
     generate_completions,
@@ -41,7 +42,7 @@ from toolsweep.evaluation.runner import (
     load_model,
     score_completions,
 )
-from toolsweep.evaluation.scoring import ERROR_KINDS, ExampleResult, score_output, standardize_string
+from toolsweep.evaluation.scoring import ERROR_KINDS, ExampleResult, score_output
 from toolsweep.evaluation.tasks import EvalTask, as_tasks
 
 __all__ = [

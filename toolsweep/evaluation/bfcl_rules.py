@@ -101,8 +101,12 @@ def _items_ok(value: Sequence[Any], acceptable: Sequence[Any], item_type: type) 
     return False
 
 
-def _nested_eq(pred: Any, opt: Any, normalise: bool) -> bool:
-    """Recursive equality reading dicts in ground-truth form (the project's rule for nested values)."""
+def nested_eq(pred: Any, opt: Any, normalise: bool, strict_scalars: bool = False) -> bool:
+    """Recursive equality reading dicts in ground-truth form (the project's rule for nested values).
+
+    ``strict_scalars``: ``True`` never equals ``1`` and a number never equals a non-number; off, leaves compare
+    with ``==`` as BFCL does inside dicts. ``ground_truth_from_example`` turns it on to decide whether a
+    reference value is the schema default."""
     if isinstance(opt, dict):
         if not isinstance(pred, dict):
             return False
@@ -111,14 +115,18 @@ def _nested_eq(pred: Any, opt: Any, normalise: bool) -> bool:
                 return False
             acc = opt[key]
             options = acc if isinstance(acc, list) else [acc]
-            if not any(_nested_eq(val, o, normalise) for o in options):
+            if not any(nested_eq(val, o, normalise, strict_scalars) for o in options):
                 return False
         return all(k in pred or (isinstance(a, list) and "" in a) for k, a in opt.items())
     if isinstance(opt, (list, tuple)):
         return (isinstance(pred, (list, tuple)) and len(pred) == len(opt)
-                and all(_nested_eq(p, o, normalise) for p, o in zip(pred, opt)))
+                and all(nested_eq(p, o, normalise, strict_scalars) for p, o in zip(pred, opt)))
     if isinstance(opt, str):
         return isinstance(pred, str) and (_std(pred) == _std(opt) if normalise else pred == opt)
+    if strict_scalars and (isinstance(opt, bool) or isinstance(pred, bool)):
+        return type(pred) is type(opt) and pred == opt
+    if strict_scalars and isinstance(opt, (int, float)):
+        return type(pred) in (int, float) and pred == opt
     return not isinstance(pred, (dict, list, tuple, str)) and pred == opt
 
 
@@ -129,7 +137,7 @@ def _as_list(answer: Any) -> list[Any] | None:
 
 def _list_ok(value: Sequence[Any], acceptable: Sequence[Any], nested: bool) -> bool:
     if nested:
-        return any(_nested_eq(list(value), seq, True) for seq in map(_as_list, acceptable) if seq is not None)
+        return any(nested_eq(list(value), seq, True) for seq in map(_as_list, acceptable) if seq is not None)
     got = [_std(v) for v in value]
     return any(got == [_std(x) for x in seq] for seq in map(_as_list, acceptable) if seq is not None)
 
@@ -147,7 +155,7 @@ def _dict_ok(value: Any, acceptable: Sequence[Any], nested: bool) -> bool:
             if key not in answer:
                 ok = False
             elif nested:
-                ok = any(_nested_eq(val, o, True) for o in (options if isinstance(options, list) else [options]))
+                ok = any(nested_eq(val, o, True) for o in (options if isinstance(options, list) else [options]))
             else:
                 ok = _std(val) in [_std(o) for o in (options if isinstance(options, list) else [options])]
             if not ok:
@@ -187,7 +195,7 @@ def check_argument(name: str, value: Any, acceptable: Sequence[Any], schema: Map
         return WRONG_TYPE, (f"argument {name!r}: expected type {schema.get('type')!r}, "
                             f"got {type(value).__name__} {value!r}")
     if is_variable:
-        ok = any(_nested_eq(value, a, False) if nested_ground_truth else value == a for a in acceptable)
+        ok = any(nested_eq(value, a, False) if nested_ground_truth else value == a for a in acceptable)
     elif expected is dict:
         ok = _dict_ok(value, acceptable, nested_ground_truth)
     elif expected is list and item_type is dict:

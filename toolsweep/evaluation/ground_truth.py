@@ -12,8 +12,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from toolsweep.evaluation.bfcl_rules import nested_eq
 from toolsweep.evaluation.parsing import ToolCall
-from toolsweep.evaluation.scoring import GroundTruth, function_docs, literal_eq
+from toolsweep.evaluation.scoring import GroundTruth, function_docs
 
 __all__ = ["calls_from_ground_truth", "ground_truth_from_example", "ground_truth_issues"]
 
@@ -59,7 +60,7 @@ def ground_truth_from_example(example: Mapping[str, Any]) -> GroundTruth:
         for key, value in args.items():
             acc = [_to_gt(value)]
             schema = props.get(key) or {}
-            if key not in required and "default" in schema and literal_eq(value, _to_gt(schema["default"])):
+            if key not in required and "default" in schema and nested_eq(value, _to_gt(schema["default"]), normalise=True, strict_scalars=True):
                 acc.append("")
             gt[key] = acc
         for key, schema in props.items():

@@ -53,7 +53,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from toolsweep.evaluation.bfcl_rules import WRONG_TYPE, WRONG_VALUE, check_argument, standardize_string
+from toolsweep.evaluation.bfcl_rules import WRONG_TYPE, WRONG_VALUE, check_argument
 from toolsweep.evaluation.parsing import ParsedOutput, ToolCall
 
 WRONG_TOOL = "wrong_tool"
@@ -131,40 +131,6 @@ def function_docs(tools: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any
         fn = tool.get("function", tool) if tool.get("type") == "function" else tool
         docs[str(fn["name"])] = dict(fn)
     return docs
-
-
-def literal_eq(pred: Any, opt: Any) -> bool:
-    """Does ``pred`` equal one acceptable value ``opt`` (dicts in ground-truth form)?
-
-    Not a scoring rule (those are in ``bfcl_rules``): ``ground_truth_from_example`` uses it to decide
-    whether a reference value is the schema default, where ``True`` must not pass for ``1``."""
-    if isinstance(opt, dict):
-        if not isinstance(pred, dict):
-            return False
-        for key, val in pred.items():
-            if key not in opt:
-                return False
-            acc = opt[key]
-            if not (_matches_any(val, acc) if isinstance(acc, list) else literal_eq(val, acc)):
-                return False
-        return all(k in pred or (isinstance(a, list) and "" in a) for k, a in opt.items())
-    if isinstance(opt, list):
-        return (
-            isinstance(pred, (list, tuple))
-            and len(pred) == len(opt)
-            and all(literal_eq(p, o) for p, o in zip(pred, opt))
-        )
-    if isinstance(opt, str):
-        return isinstance(pred, str) and standardize_string(pred) == standardize_string(opt)
-    if isinstance(opt, bool) or isinstance(pred, bool):
-        return type(pred) is type(opt) and pred == opt
-    if isinstance(opt, (int, float)):
-        return type(pred) in (int, float) and pred == opt
-    return pred == opt
-
-
-def _matches_any(pred: Any, acceptable: Sequence[Any]) -> bool:
-    return any(literal_eq(pred, opt) for opt in acceptable)
 
 
 def _needed(acceptable: Sequence[Any]) -> bool:
