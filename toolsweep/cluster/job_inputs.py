@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from toolsweep.config import Sweep, parse_overrides
+from toolsweep.config.file_fields import file_fields
 from toolsweep.config.yaml_reader import dotted, parse_yaml, read_sweep_text
 from toolsweep.errors import UserError
 
@@ -45,24 +46,6 @@ class LocalInput:
     field: Loc
     source: Path
     shipped: str
-
-
-def _named_paths(spec: Any) -> Iterator[tuple[Loc, str | None]]:
-    """Every field of the spec that can name a local file or folder, with its value."""
-    data = spec.data
-    for name, source in data.sources.items():
-        yield ("data", "sources", name, "path"), source.path
-    sets = [(("data", "validation"), data.validation)] + [(("data", "test", n), s) for n, s in (data.test or {}).items()]
-    for loc, evaluation in sets:
-        if evaluation is not None:
-            yield (*loc, "path"), evaluation.path
-            yield (*loc, "bfcl_source"), evaluation.bfcl_source
-    if data.preferences is not None:
-        yield ("data", "preferences", "path"), data.preferences.path
-    yield ("eval", "when2call"), spec.eval.when2call
-    yield ("resources", "deepspeed"), spec.resources.deepspeed
-    yield ("model", "chat_template"), spec.model.chat_template
-    yield ("model", "name"), spec.model.name
 
 
 def _is_local(value: Any) -> bool:
@@ -99,7 +82,7 @@ def local_inputs(sweep: Sweep) -> list[LocalInput]:
                         "value (one sweep file per choice), or run `toolsweep run --address auto` on the head node, "
                         "where the files are")
     inputs, shipped_as = [], {}
-    for loc, value in _named_paths(sweep.spec):
+    for loc, value in file_fields(sweep.spec):
         if not _is_local(value):
             continue
         source = Path(value).expanduser().resolve()

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from toolsweep.config.errors import Problem, SweepFileError, clean_loc, describe_pydantic_error
+from toolsweep.config.file_fields import file_fields
 from toolsweep.config.schema import SweepSpec
 from toolsweep.config.yaml_reader import Loc, dotted, parse_yaml, read_sweep_text
 from toolsweep.search_spaces.domains import (
@@ -295,15 +296,6 @@ def anchor_paths(spec: SweepSpec) -> SweepSpec:
     typed the command. Names that are not existing paths (hub ids, ``builtin:...``, ``zero2``) are left alone.
     """
     data = spec.model_dump()
-    for source in data["data"]["sources"].values():
-        source["path"] = _absolute(source["path"])
-    for evaluation in [data["data"]["validation"], *(data["data"]["test"] or {}).values()]:
-        if evaluation is not None:
-            evaluation["path"], evaluation["bfcl_source"] = _absolute(evaluation["path"]), _absolute(evaluation["bfcl_source"])
-    if data["data"]["preferences"] is not None:
-        data["data"]["preferences"]["path"] = _absolute(data["data"]["preferences"]["path"])
-    data["eval"]["when2call"] = _absolute(data["eval"]["when2call"])
-    data["model"]["name"] = _absolute(data["model"]["name"])
-    data["model"]["chat_template"] = _absolute(data["model"]["chat_template"])
-    data["resources"]["deepspeed"] = _absolute(data["resources"]["deepspeed"])
+    for loc, value in file_fields(spec):
+        _set_path(data, loc, _absolute(value))
     return SweepSpec.model_validate(data)
