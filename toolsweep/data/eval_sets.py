@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 from toolsweep.config.schema import DataConfig, EvalSet
 from toolsweep.data.checks import load_hub_report
 from toolsweep.data.loaders import load_jsonl
-from toolsweep.data.reports import DataFileError, DataValidationError, LoadReport, require_rows
+from toolsweep.data.reports import DataFileError, DataValidationError, LoadReport, usable_rows
 
 __all__ = ["describe_eval_set", "eval_command", "holdout_split", "load_eval_set", "load_user_rows", "row_key", "tool_stratum"]
 
@@ -35,9 +34,7 @@ def load_user_rows(where: str, config: Any, strict: bool) -> list[dict[str, Any]
         report = load_hub_report(where, config.hub, config.split, config.format)
         if strict and report.errors:
             raise DataValidationError(report.errors)
-    if report.errors:
-        print(f"{where}: {report.summary()}", file=sys.stderr)
-    return require_rows(report, where)
+    return usable_rows(report, where)
 
 
 def row_key(example: dict[str, Any]) -> str:

@@ -11,7 +11,6 @@ instead (``data.validation``, ``data.test``; see ``eval_sets.py``).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +21,7 @@ from toolsweep.data.generator import generate_examples
 from toolsweep.data.loaders import load_preference_jsonl
 from toolsweep.data.mix import Source, builtin_sources, sample_mix
 from toolsweep.data.preferences import make_preference_pairs
-from toolsweep.data.reports import DataFileError, require_rows
+from toolsweep.data.reports import DataFileError, usable_rows
 
 __all__ = ["EVAL_CATEGORIES", "UNSEEN_PHRASING", "PreparedData", "evaluation_configs", "evaluation_split", "named_test_sets", "prepare_data"]
 
@@ -126,9 +125,7 @@ def _file_pairs(data: DataConfig, seed: int) -> list[dict[str, Any]]:
     """``data.preference_pairs`` pairs drawn (seeded, without repeats while the file lasts) from the file."""
     assert data.preferences is not None
     report = load_preference_jsonl(data.preferences.path, data.preferences.format, strict=data.strict)
-    if report.errors:
-        print(f"data.preferences: {report.summary()}", file=sys.stderr)
-    pairs = require_rows(report, "data.preferences")
+    pairs = usable_rows(report, "data.preferences")
     return sample_mix({"preferences": pairs}, {"preferences": 1.0}, data.preference_pairs, seed + 1)
 
 
@@ -138,9 +135,7 @@ def _when2call_items(spec: SweepSpec) -> list[dict[str, Any]]:
     from toolsweep.evaluation.when2call import load_when2call_mcq
 
     report = load_when2call_mcq(spec.eval.when2call, strict=spec.data.strict)
-    if report.errors:
-        print(f"eval.when2call: {report.summary()}", file=sys.stderr)
-    return require_rows(report, "eval.when2call")[: spec.eval.when2call_examples]
+    return usable_rows(report, "eval.when2call")[: spec.eval.when2call_examples]
 
 
 def named_test_sets(spec: SweepSpec) -> dict[str, list[Any]]:

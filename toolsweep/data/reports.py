@@ -10,11 +10,12 @@ never a traceback.
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 from toolsweep.errors import UserError
 
 __all__ = ["DataFileError", "DataValidationError", "LoadReport", "MissingDataFile", "RowError", "kind_label",
-           "line_list", "require_rows"]
+           "line_list", "require_rows", "usable_rows"]
 
 _LABELS: dict[str, tuple[str, str]] = {
     "invalid_json": ("invalid JSON", "invalid JSON"),
@@ -149,3 +150,11 @@ def require_rows(report: LoadReport, where: str) -> list[dict]:
     reasons = "; ".join(report.details()[:5])
     raise DataFileError(f"{where}: {report.path} has no usable rows: all {report.total} were rejected. {reasons}. "
                         "Fix the rows (docs/data_contract.md describes the format) or check the format setting")
+
+
+def usable_rows(report: LoadReport, where: str) -> list[dict]:
+    """What a trial uses of a loaded file: the skipped rows summarised on stderr under ``where`` (the field),
+    then :func:`require_rows`."""
+    if report.errors:
+        print(f"{where}: {report.summary()}", file=sys.stderr)
+    return require_rows(report, where)
