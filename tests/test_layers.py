@@ -27,7 +27,7 @@ def test_the_sft_cache_key_covers_what_changes_the_weights_and_nothing_else() ->
     """Two trials share an SFT stage exactly when their keys match: a field that changes the SFT weights must
     change the key (or trials would load the wrong model), one that does not must not (or SFT runs twice)."""
     from toolsweep.config.schema import SweepSpec
-    from toolsweep.sweeps.stage_cache import sft_key
+    from toolsweep.trainers.stage_cache import sft_key
 
     base = SweepSpec()
 

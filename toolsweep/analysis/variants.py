@@ -50,7 +50,7 @@ def _evaluate_test(model: Any, tokenizer: Any, spec: Any, out_dir: Path) -> dict
 
 
 def _sft_stage(run: RunDir, trial: dict[str, Any], spec: Any) -> Any:
-    from toolsweep.sweeps.stage_cache import sft_stage_dir
+    from toolsweep.trainers.stage_cache import sft_stage_dir
     from toolsweep.trainers.stages import completed_stage
 
     for stage_dir in (sft_stage_dir(run.path / "stage_cache", spec), run.trial_dir(trial) / "sft"):

@@ -23,8 +23,8 @@ from pathlib import Path
 from toolsweep.cluster.storage import RunStorage
 from toolsweep.config.schema import SweepSpec
 from toolsweep.errors import UserError
-from toolsweep.sweeps.stage_cache import sft_key, stage_lock
 from toolsweep.trainers.checkpoints import STAGE_FILE, TRAINER_STATE_FILE, drop_incomplete_checkpoints
+from toolsweep.trainers.stage_cache import sft_key, stage_lock
 
 __all__ = ["TrialWorkspace", "mirror_trial_records", "publish_run_files", "shared_sft_stage"]
 
