@@ -22,8 +22,8 @@ from toolsweep.models.packaged import materialise
 from toolsweep.models.registry import packaged_model
 from toolsweep.sweeps.progress import EtaCallback, expected_trials, progress_reporter
 from toolsweep.sweeps.ray_runtime import ensure_ray
+from toolsweep.sweeps.results import summarize
 from toolsweep.sweeps.searchers import build_scheduler, build_searcher, max_reports
-from toolsweep.sweeps.summary import summarize
 from toolsweep.sweeps.trainable import make_trainable
 
 __all__ = ["EXPERIMENT", "run_sweep"]
