@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 from toolsweep.ranking import best_trial, pick_rule, ranked, resource_seconds
+from toolsweep.records import TrialRecord
 
 
-def _trial(trial_id: str, status: str, score: float | None, cpu: float, gpu: float = 0.0) -> dict:
+def _trial(trial_id: str, status: str, score: float | None, cpu: float, gpu: float = 0.0) -> TrialRecord:
     metrics = {"cost/cpu_seconds": cpu, "cost/gpu_seconds": gpu}
     if score is not None:
         metrics["val/exact_match"] = score
-    return {"trial_id": trial_id, "status": status, "metrics": metrics}
+    return TrialRecord(trial_id=trial_id, status=status, metrics=metrics)
 
 
 TRIALS = [
@@ -25,11 +26,11 @@ TRIALS = [
 
 
 def test_highest_completed_wins_and_ties_go_to_the_cheaper() -> None:
-    assert best_trial(TRIALS, "val/exact_match", "max")["trial_id"] == "cheap"
-    assert [t["trial_id"] for t in ranked(TRIALS, "val/exact_match", "max")] == [
+    assert best_trial(TRIALS, "val/exact_match", "max").trial_id == "cheap"
+    assert [t.trial_id for t in ranked(TRIALS, "val/exact_match", "max")] == [
         "cheap", "slow", "low", "stopped-high", "nan", "failed"]
-    assert best_trial(TRIALS, "val/exact_match", "min")["trial_id"] == "low"
-    assert resource_seconds(TRIALS[2]["metrics"]) == 150
+    assert best_trial(TRIALS, "val/exact_match", "min").trial_id == "low"
+    assert resource_seconds(TRIALS[2]) == 150
 
 
 def test_no_completed_trial_means_no_winner() -> None:

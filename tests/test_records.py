@@ -4,6 +4,7 @@ from before the records existed still open, and a file that is not a summary say
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,14 @@ def test_a_broken_summary_names_the_field(change: dict, message: str) -> None:
     with pytest.raises(UserError, match=message):
         SweepSummary.from_dict({**OLD_SUMMARY, **change})
 
+
+def test_load_run_names_the_file_that_is_not_a_summary(tmp_path: Path) -> None:
+    from toolsweep.analysis.rundir import load_run
+
+    (tmp_path / "summary.json").write_text(json.dumps({key: v for key, v in OLD_SUMMARY.items() if key != "metric"}))
+    (tmp_path / "sweep.json").write_text(json.dumps({"spec": {"name": "old"}, "space": ["lora.r"]}))
+    with pytest.raises(UserError, match=f"RUN_DIR {tmp_path.resolve()}: summary.json has no 'metric'"):
+        load_run(tmp_path)
+    (tmp_path / "summary.json").write_text(json.dumps(OLD_SUMMARY))
+    run = load_run(tmp_path)
+    assert run.best() is run.trial("a") and run.summary == SweepSummary.from_dict(OLD_SUMMARY)

@@ -34,12 +34,13 @@ def run(sweep: Sweep | str | Path, *, resume: bool = False, address: str | None 
 
     loaded = load(sweep) if isinstance(sweep, (str, Path)) else sweep
     summary = run_sweep(loaded, resume=resume, address=address)
-    return load_run(summary["run_dir"])
+    return load_run(summary.run_dir)
 
 
 def open_run(run_dir: str | Path) -> RunDir:
-    """A finished run directory: ``.trials`` (records), ``.best()``, ``.leaderboard()`` (a pandas DataFrame),
-    ``.spec`` and ``.trial_spec(trial)``. Reads files only; needs no Ray."""
+    """A finished run directory: ``.summary`` (a ``SweepSummary``), ``.trials`` and ``.best()`` (``TrialRecord``s:
+    ``trial_id``, ``status``, ``config``, ``metrics``...), ``.leaderboard()`` (a pandas DataFrame), ``.spec`` and
+    ``.trial_spec(trial)``. Reads files only; needs no Ray."""
     from toolsweep.analysis.rundir import load_run
 
     return load_run(run_dir)

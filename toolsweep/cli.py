@@ -115,7 +115,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     summary = run_sweep(sweep, resume=args.resume, address=args.address)
     print_summary(summary)
-    return 0 if summary["best_trial"] else 1
+    return 0 if summary.best_trial else 1
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

@@ -44,8 +44,8 @@ def analysis_run(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory,
 
         tmp = tmp_path_factory.mktemp("analysis")
         summary = run_sweep(load_sweep(sweep_file(tmp, tiny_model_dir, "analysis")))
-    assert summary["best_trial"], summary
-    return Path(summary["run_dir"])
+    assert summary.best_trial, summary
+    return Path(summary.run_dir)
 
 
 @pytest.fixture(scope="session")

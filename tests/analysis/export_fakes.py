@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from toolsweep.records import TrialRecord
+
 EXPECTED = 0.5
 
 
@@ -18,13 +20,13 @@ class FakeRun:
 
     name = "fake-sweep"
 
-    def best(self) -> dict[str, Any]:
-        return {"trial_id": "t1", "metrics": {"test/exact_match": EXPECTED}, "config": {}}
+    def best(self) -> TrialRecord:
+        return TrialRecord(trial_id="t1", status="completed", metrics={"test/exact_match": EXPECTED})
 
-    def trial_spec(self, trial: dict[str, Any]) -> None:
+    def trial_spec(self, trial: TrialRecord) -> None:
         return None
 
-    def model_dir(self, trial: dict[str, Any]) -> Path:
+    def model_dir(self, trial: TrialRecord) -> Path:
         return Path("/nonexistent-model")
 
 
@@ -43,5 +45,5 @@ def install(set_attr: Callable[[Any, str, Any], None], export: Any, *, while_sco
     set_attr(export, "load_run", lambda run_dir: FakeRun())
     set_attr(export, "_write_weights", write_weights)
     set_attr(export, "_reproduce", reproduce)
-    set_attr(export, "_provenance", lambda run, trial, spec, fmt, reproduced: {"trial_id": trial["trial_id"], "format": fmt})
+    set_attr(export, "_provenance", lambda run, trial, spec, fmt, reproduced: {"trial_id": trial.trial_id, "format": fmt})
     set_attr(export, "_write_card", lambda target, provenance, run, out: (target / "README.md").write_text("card\n"))

@@ -53,7 +53,7 @@ def test_run_dir_without_summary_says_to_run_the_sweep_first(tmp_path: Path) -> 
 
 def test_best_pick_reuses_the_sweep_rule_ties_go_to_the_cheaper_trial(fake_run: Path) -> None:
     run = load_run(fake_run)
-    assert run.best()["trial_id"] == "t_2"
+    assert run.best().trial_id == "t_2"
 
 
 def test_leaderboard_orders_by_the_rule_and_writes_csv_and_parquet(fake_run: Path, tmp_path: Path) -> None:
@@ -144,4 +144,4 @@ def test_the_readme_python_example_runs_as_written(analysis_run: Path, tmp_path:
     done = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     best = load_run(analysis_run).best()
-    assert best["trial_id"] in done.stdout and "['data.sources.parallel.weight', 'dpo.beta'" in done.stdout
+    assert best.trial_id in done.stdout and "['data.sources.parallel.weight', 'dpo.beta'" in done.stdout

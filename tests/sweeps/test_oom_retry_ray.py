@@ -43,16 +43,16 @@ def test_ray_retries_an_oom_trial_in_new_processes_at_half_the_micro_batch(tiny_
     path = write_tiny_sweep(tmp_path, tiny_model_dir, "oom", sft={"batch_size": 4, "max_steps": 6, "eval_every": 2},
                             search={"max_failures": 2})  # 4 -> 2 -> 1: two retries
     summary = run_sweep(load_sweep(path), analyze=False)
-    [trial] = summary["trials"]
-    assert trial["status"] == "completed", trial["reason"]
-    attempts = read_attempts(Path(trial["trial_dir"]))
+    [trial] = summary.trials
+    assert trial.status == "completed", trial.reason
+    attempts = read_attempts(Path(trial.trial_dir))
     assert [a["micro_batches"]["sft"] for a in attempts] == [[4, 1], [2, 2], [1, 4]]
     assert [a.get("failure", {}).get("kind") for a in attempts] == ["oom", "oom", None]
     assert len({a["pid"] for a in attempts}) == 3  # each attempt ran in a process of its own
-    [stage_file] = (Path(summary["run_dir"]) / "stage_cache").glob("sft-*/stage.json")
+    [stage_file] = (Path(summary.run_dir) / "stage_cache").glob("sft-*/stage.json")
     stage = json.loads(stage_file.read_text())
     assert stage["resumed_from_step"] == 2 and stage["steps"] == 6
     micro, accumulation = stage["metrics"]["micro_batch_size"], stage["metrics"]["gradient_accumulation_steps"]
     assert (micro, accumulation) == (1.0, 4.0) and micro * accumulation == 4  # the effective batch of the recipe
-    retries = trial_retries(load_run(summary["run_dir"]))
-    assert retries == {trial["trial_id"]: "2 out-of-memory retries: sft micro-batch 4 -> 2 -> 1 (accumulation 1 -> 2 -> 4)"}
+    retries = trial_retries(load_run(summary.run_dir))
+    assert retries == {trial.trial_id: "2 out-of-memory retries: sft micro-batch 4 -> 2 -> 1 (accumulation 1 -> 2 -> 4)"}

@@ -145,6 +145,7 @@ def test_the_report_lists_each_retried_trial(tmp_path: Path) -> None:
     from toolsweep.analysis.html_report import render_html
     from toolsweep.analysis.report import trial_retries
     from toolsweep.analysis.rundir import RunDir
+    from toolsweep.records import SweepSummary
 
     records = {
         "a": [{"micro_batches": {"sft": [8, 1]}, "failure": {"kind": "oom", "stage": "sft"}, "retry": {"sft": [4, 2]}},
@@ -158,7 +159,7 @@ def test_the_report_lists_each_retried_trial(tmp_path: Path) -> None:
         (tmp_path / "trials" / trial_id / "attempts.jsonl").write_text("".join(json.dumps(a) + "\n" for a in attempts))
     summary = {"name": "s", "metric": "val/exact_match", "mode": "max", "rule": "r", "best_trial": None,
                "trials": [{"trial_id": t, "status": "completed", "config": {}, "metrics": {}} for t in records]}
-    run = RunDir(tmp_path, summary, {"space": []})
+    run = RunDir(tmp_path, SweepSummary.from_dict(summary), {"space": []})
     retries = trial_retries(run)
     assert retries == {"a": "1 out-of-memory retry: sft micro-batch 8 -> 4 (accumulation 1 -> 2)",
                        "b": "1 restart(s) after: exception"}

@@ -15,11 +15,12 @@ import pytest
 
 from tests.conftest import write_tiny_sweep
 from toolsweep.config import load_sweep
+from toolsweep.records import SweepSummary
 
 pytestmark = pytest.mark.slow
 
 
-def _run(path: Path) -> dict:
+def _run(path: Path) -> SweepSummary:
     from toolsweep.sweeps.driver import run_sweep
 
     return run_sweep(load_sweep(path))
@@ -39,11 +40,11 @@ def test_asha_stops_a_poor_trial_early(tiny_model_dir: Path, tmp_path: Path, ray
                 "scheduler_options": {"grace_period": 1, "reduction_factor": 2}},
     )
     summary = _run(path)
-    statuses = [t["status"] for t in summary["trials"]]
+    statuses = [t.status for t in summary.trials]
     assert len(statuses) == 4
     assert "stopped" in statuses, statuses
-    best = next(t for t in summary["trials"] if t["trial_id"] == summary["best_trial"])
-    assert best["config"]["sft.learning_rate"] >= 5e-3
+    best = next(t for t in summary.trials if t.trial_id == summary.best_trial)
+    assert best.config["sft.learning_rate"] >= 5e-3
 
 
 def test_a_raising_trial_is_retried_then_failed_and_the_sweep_goes_on(tiny_model_dir: Path, tmp_path: Path, ray_local) -> None:
@@ -53,23 +54,23 @@ def test_a_raising_trial_is_retried_then_failed_and_the_sweep_goes_on(tiny_model
         search={"max_failures": 1},
     )
     summary = _run(path)
-    by_status = {t["status"]: t for t in summary["trials"]}
+    by_status = {t.status: t for t in summary.trials}
     assert set(by_status) == {"completed", "failed"}
     failed = by_status["failed"]
-    assert "no_such_module" in failed["reason"]
-    assert len(_attempts(failed["trial_dir"])) == 2  # the first run and one retry
-    assert summary["best_trial"] == by_status["completed"]["trial_id"]
+    assert "no_such_module" in failed.reason
+    assert len(_attempts(failed.trial_dir)) == 2  # the first run and one retry
+    assert summary.best_trial == by_status["completed"].trial_id
 
 
 def test_two_dpo_trials_with_the_same_sft_recipe_run_sft_once(tiny_model_dir: Path, tmp_path: Path, ray_local) -> None:
     path = write_tiny_sweep(tmp_path, tiny_model_dir, "shared", dpo={"beta": {"grid": [0.1, 0.5]}})
     summary = _run(path)
-    assert [t["status"] for t in summary["trials"]] == ["completed", "completed"]
-    assert sorted(t["metrics"]["sft/cached"] for t in summary["trials"]) == [0.0, 1.0]
-    cache = Path(summary["run_dir"]) / "stage_cache"
+    assert [t.status for t in summary.trials] == ["completed", "completed"]
+    assert sorted(t.metrics["sft/cached"] for t in summary.trials) == [0.0, 1.0]
+    cache = Path(summary.run_dir) / "stage_cache"
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 1
-    for trial in summary["trials"]:
-        assert not (Path(trial["trial_dir"]) / "sft").exists()  # SFT lives in the cache, not per trial
+    for trial in summary.trials:
+        assert not (Path(trial.trial_dir) / "sft").exists()  # SFT lives in the cache, not per trial
 
 
 def test_resume_after_sigkill_does_not_rerun_finished_trials(tiny_model_dir: Path, tmp_path: Path) -> None:
@@ -110,12 +111,12 @@ def test_a_sweep_on_your_own_tools_picks_on_their_holdout_and_reports_each_test_
               "test": {"mine": {"path": str(own / "test.jsonl"), "examples": 6}, "bundled": {"builtin": "test", "examples": 4}}},
     )
     summary = _run(path)  # one trial: what is under test is where each set comes from and where it is reported
-    assert [t["status"] for t in summary["trials"]] == ["completed"]
-    for trial in summary["trials"]:
-        m = trial["metrics"]
+    assert [t.status for t in summary.trials] == ["completed"]
+    for trial in summary.trials:
+        m = trial.metrics
         assert m["val/n_examples"] == 21  # 5 % of each tool's distinct rows of train.jsonl, rounded per tool
         assert m["test/n_examples"] == 6 and m["test/bundled/n_examples"] == 4
-    report = build_report(summary["run_dir"])
+    report = build_report(summary.run_dir)
     import pandas as pd
 
     board = pd.read_csv(report["leaderboard_csv"])

@@ -41,6 +41,7 @@ from toolsweep.analysis.manifest import verify_manifest, write_manifest
 from toolsweep.analysis.model_card import model_card
 from toolsweep.analysis.rundir import RunDir, load_run
 from toolsweep.errors import UserError
+from toolsweep.records import TrialRecord
 
 __all__ = ["PROVENANCE_FILE", "STALE_STAGING_AGE_S", "TOLERANCE", "ExportError", "export_winner", "push_to_hub"]
 
@@ -236,11 +237,11 @@ def _reproduce(spec: Any, target: Path) -> dict[str, float]:
     return report.metrics.to_flat_dict()
 
 
-def _provenance(run: RunDir, trial: dict[str, Any], spec: Any, fmt: str, reproduced: float) -> dict[str, Any]:
+def _provenance(run: RunDir, trial: TrialRecord, spec: Any, fmt: str, reproduced: float) -> dict[str, Any]:
     return {
         "sweep": run.name,
         "run_dir": str(run.path),
-        "trial_id": trial["trial_id"],
+        "trial_id": trial.trial_id,
         "format": fmt,
         "base_model": spec.model.name,
         "rule": run.rule,
@@ -248,11 +249,11 @@ def _provenance(run: RunDir, trial: dict[str, Any], spec: Any, fmt: str, reprodu
         "mode": run.mode,
         "n_trials": len(run.trials),
         "seed": spec.seed,
-        "searched_values": trial["config"],
+        "searched_values": trial.config,
         "resolved_config": spec.model_dump(mode="json"),
-        "metrics": trial["metrics"],
+        "metrics": trial.metrics,
         "test_examples": spec.data.test_examples,
-        "verification": {"expected": trial["metrics"].get("test/exact_match"), "reproduced": reproduced,
+        "verification": {"expected": trial.metrics.get("test/exact_match"), "reproduced": reproduced,
                          "tolerance": TOLERANCE},
         "packages": _versions(),
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -289,9 +290,9 @@ def export_winner(run_dir: str | Path, out: str | Path, *, adapter_only: bool = 
     trial = run.best()
     spec = run.trial_spec(trial)
     model_dir = run.model_dir(trial)
-    expected = trial["metrics"].get("test/exact_match")
+    expected = trial.metrics.get("test/exact_match")
     if expected is None:
-        raise UserError(f"trial {trial['trial_id']} has no test/exact_match to verify an export against; "
+        raise UserError(f"trial {trial.trial_id} has no test/exact_match to verify an export against; "
                         "it was run by an older toolsweep: rerun the sweep")
     out = Path(out).expanduser().resolve()
     if os.path.lexists(out):
@@ -329,7 +330,7 @@ def export_winner(run_dir: str | Path, out: str | Path, *, adapter_only: bool = 
     return provenance
 
 
-def _build(run: RunDir, trial: dict[str, Any], spec: Any, model_dir: Path, expected: float, staging: Path,
+def _build(run: RunDir, trial: TrialRecord, spec: Any, model_dir: Path, expected: float, staging: Path,
            out: Path, adapter_only: bool) -> dict[str, Any]:
     """Write, reload, verify and describe the export in ``staging``; returns the provenance record."""
     fmt = _write_weights(spec, model_dir, staging, adapter_only)
@@ -337,7 +338,7 @@ def _build(run: RunDir, trial: dict[str, Any], spec: Any, model_dir: Path, expec
     if abs(reproduced - expected) > TOLERANCE:
         raise ExportError(
             f"the exported model scores {reproduced:.2%} exact match on the {spec.data.test_examples} test "
-            f"examples, but trial {trial['trial_id']} reported {expected:.2%} (allowed difference "
+            f"examples, but trial {trial.trial_id} reported {expected:.2%} (allowed difference "
             f"{TOLERANCE:.1%}); nothing was written to {out}. Check that the base model "
             f"{spec.model.name!r} is unchanged since the sweep"
         )

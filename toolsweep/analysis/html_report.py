@@ -65,7 +65,7 @@ def _retries_html(retries: dict[str, str]) -> str:
 def render_html(run: RunDir, frame: Any, variants: dict[str, Any] | None, variant_rows: list[dict[str, Any]],
                 plots: dict[str, Path], retries: dict[str, str] | None = None) -> str:
     """The report page as a string; ``retries``: trial id → how it was retried (``report.trial_retries``)."""
-    best = run.summary.get("best_trial")
+    best = run.summary.best_trial
     counts = frame["status"].value_counts().to_dict()
     status_line = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     best_row = frame[frame["best"]].to_dict("records")

@@ -19,7 +19,6 @@ from toolsweep.ranking import ranked, resource_seconds
 __all__ = ["leaderboard_frame", "print_leaderboard", "write_leaderboard"]
 
 
-
 def _headline(keys: Any) -> list[str]:
     """The accuracy columns every leaderboard shows: each test set's, then validation's and SFT's."""
     return [*test_set_keys(keys), "val/exact_match", "sft/exact_match"]
@@ -35,25 +34,25 @@ def leaderboard_frame(run: RunDir) -> Any:
     import pandas as pd
 
     metric = run.metric
-    best = run.summary.get("best_trial")
-    categories = sorted({key.split("/")[-1] for t in run.trials for key in t["metrics"] if key.startswith("test/exact_match/")})
-    headline = _headline(key for t in run.trials for key in t["metrics"])
+    best = run.summary.best_trial
+    categories = sorted({key.split("/")[-1] for t in run.trials for key in t.metrics if key.startswith("test/exact_match/")})
+    headline = _headline(key for t in run.trials for key in t.metrics)
     rows = []
     ordered = ranked(run.trials, metric, run.mode)
     for rank, trial in enumerate(ordered, start=1):
-        m = trial["metrics"]
-        row: dict[str, Any] = {"rank": rank, "trial_id": trial["trial_id"], "best": trial["trial_id"] == best,
-                               "status": trial["status"], "reason": trial.get("reason") or ""}
+        m = trial.metrics
+        row: dict[str, Any] = {"rank": rank, "trial_id": trial.trial_id, "best": trial.trial_id == best,
+                               "status": trial.status, "reason": trial.reason or ""}
         for path in run.searched:
-            row[path] = _cell(trial["config"].get(path))
+            row[path] = _cell(trial.config.get(path))
         row[metric] = m.get(metric)
         for key in headline:
             row.setdefault(key, m.get(key))
         for category in categories:
             row[f"test/exact_match/{category}"] = m.get(f"test/exact_match/{category}")
-        row["iterations"] = trial.get("iterations", 0)
+        row["iterations"] = trial.iterations
         row["wall_seconds"] = m.get("cost/wall_seconds")
-        row["resource_seconds"] = resource_seconds(m) if m else None
+        row["resource_seconds"] = resource_seconds(trial) if m else None
         row["cpu_seconds"] = m.get("cost/cpu_seconds")
         row["gpu_seconds"] = m.get("cost/gpu_seconds")
         rows.append(row)
@@ -99,4 +98,4 @@ def print_leaderboard(run: RunDir, frame: Any, console: Any = None) -> None:
         cells[1] += " *" if record["best"] else ""
         table.add_row(*cells)
     console.print(table)
-    console.print(f"best: {run.summary.get('best_trial') or 'none'} (*) — rule: {run.rule}")
+    console.print(f"best: {run.summary.best_trial or 'none'} (*) — rule: {run.rule}")

@@ -153,7 +153,7 @@ def _trial_curves(run: RunDir, trial_id: str) -> Any:
         rows = [row for row in rows if str(row.get("trial_id", trial_id)) == trial_id]
         if rows:
             return _with_steps(rows)
-    stage = run.trial_dir({"trial_id": trial_id}) / "sft" / "stage.json"
+    stage = run.trial_dir(run.trial(trial_id)) / "sft" / "stage.json"
     history = json.loads(stage.read_text()).get("history", []) if stage.is_file() else []
     return _with_steps(history)
 
@@ -201,7 +201,7 @@ def error_taxonomy_plot(run: RunDir, variants: dict[str, Any] | None, out_dir: P
     """Failed test examples by error kind: the best trial against the base model (and the other variants)."""
     plt = _pyplot()
     best = run.best()
-    series = {"SFT+DPO (best)": {k[len("test/errors/"):]: v for k, v in best["metrics"].items() if k.startswith("test/errors/")}}
+    series = {"SFT+DPO (best)": {k[len("test/errors/"):]: v for k, v in best.metrics.items() if k.startswith("test/errors/")}}
     labels = {"base": "base model", "sft": "SFT only", "dpo": "DPO only"}
     for name, label in labels.items():
         metrics = ((variants or {}).get("variants") or {}).get(name)
@@ -217,7 +217,7 @@ def error_taxonomy_plot(run: RunDir, variants: dict[str, Any] | None, out_dir: P
         ax.bar([k + i * width for k in range(len(kinds))], [series[label].get(kind, 0) for kind in kinds], width, label=label)
     ax.set_xticks([k + width * (len(order) - 1) / 2 for k in range(len(kinds))], kinds, rotation=25, ha="right")
     ax.set_ylabel("failed test examples")
-    ax.set_title(f"error taxonomy on the test split ({best['trial_id']} vs base)")
+    ax.set_title(f"error taxonomy on the test split ({best.trial_id} vs base)")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, out_dir / "error_taxonomy.png")

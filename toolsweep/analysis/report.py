@@ -28,7 +28,7 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, variants
     run = load_run(run_dir)
     out_dir = Path(out).expanduser().resolve() if out else run.path / "report"
     csv_path, parquet_path, frame = write_leaderboard(run, out_dir)
-    has_winner = run.summary.get("best_trial") is not None
+    has_winner = run.summary.best_trial is not None
     table = None
     if has_winner:
         table = load_or_compute_variants(run.path) if variants else run.read_json(VARIANTS_FILE)
@@ -44,11 +44,11 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, variants
         if rows:
             _print_variants(rows, console)
         if has_winner:
-            _print_errors(run.best()["metrics"], table, console)
+            _print_errors(run.best().metrics, table, console)
         (console.print if console else print)(f"report: {html_path}")
     best_metrics = {}
     if has_winner:
-        best_metrics = {f"best/{k}": v for k, v in run.best()["metrics"].items() if k.startswith(("test/", run.metric))}
+        best_metrics = {f"best/{k}": v for k, v in run.best().metrics.items() if k.startswith(("test/", run.metric))}
     return {"summary": run.summary, "searched": run.searched, "out_dir": out_dir, "leaderboard_csv": csv_path,
             "leaderboard_parquet": parquet_path, "html": html_path, "plots": plots, "variants": table,
             "variants_rows": rows, "best_metrics": best_metrics}
@@ -68,7 +68,7 @@ def trial_retries(run: RunDir) -> dict[str, str]:
         others = [a["failure"]["kind"] for a in attempts if a.get("failure") and not a.get("retry") and not a.get("gave_up")]
         if others:
             text = (f"{text}; " if text else "") + f"{len(others)} restart(s) after: {', '.join(others)}"
-        found[trial["trial_id"]] = text or f"{len(attempts)} attempts (restarted without a recorded failure)"
+        found[trial.trial_id] = text or f"{len(attempts)} attempts (restarted without a recorded failure)"
     return found
 
 
@@ -94,7 +94,7 @@ def finish_sweep(run_dir: Path, wandb_settings: Any = None, variants_fn: Any = N
     run: RunDir = load_run(run_dir)
     report = None
     try:
-        if run.summary.get("best_trial") is not None:
+        if run.summary.best_trial is not None:
             if variants_fn is not None:
                 variants_fn(run.path)
             else:

@@ -15,6 +15,7 @@ from typing import Any
 
 from toolsweep.analysis.rundir import RunDir, load_run
 from toolsweep.evaluation.metrics import test_set_keys
+from toolsweep.records import TrialRecord
 
 __all__ = ["VARIANTS", "VARIANTS_FILE", "compute_variants", "load_or_compute_variants", "variant_rows"]
 
@@ -49,7 +50,7 @@ def _evaluate_test(model: Any, tokenizer: Any, spec: Any, out_dir: Path) -> dict
     return _test_metrics(evaluate_test_sets(model, tokenizer, sets[first], slices, spec, out_dir))
 
 
-def _sft_stage(run: RunDir, trial: dict[str, Any], spec: Any) -> Any:
+def _sft_stage(run: RunDir, trial: TrialRecord, spec: Any) -> Any:
     from toolsweep.trainers.stage_cache import sft_stage_dir
     from toolsweep.trainers.stages import completed_stage
 
@@ -62,7 +63,7 @@ def _sft_stage(run: RunDir, trial: dict[str, Any], spec: Any) -> Any:
     return None
 
 
-def _evaluate_sft(run: RunDir, trial: dict[str, Any], spec: Any, out_dir: Path) -> dict[str, float] | None:
+def _evaluate_sft(run: RunDir, trial: TrialRecord, spec: Any, out_dir: Path) -> dict[str, float] | None:
     from toolsweep.trainers.hardware import choose_precision
     from toolsweep.trainers.loading import configure_hub_access, load_tokenizer
     from toolsweep.trainers.pipeline import _load_stage
@@ -114,21 +115,21 @@ def compute_variants(run_dir: str | Path, *, run_dpo_only: bool = True) -> dict[
     else:
         notes["sft"] = "the best trial has no SFT stage"
     if spec.dpo.enabled and spec.sft.enabled and run_dpo_only:
-        timed("dpo", lambda: _run_dpo_only(spec, work / "dpo_only" / trial["trial_id"]))
+        timed("dpo", lambda: _run_dpo_only(spec, work / "dpo_only" / trial.trial_id))
     elif spec.dpo.enabled and not spec.sft.enabled:
-        results["dpo"] = _test_metrics(trial["metrics"])
+        results["dpo"] = _test_metrics(trial.metrics)
         notes["dpo"] = "the best trial is DPO only"
     else:
         notes["dpo"] = "the best trial has no DPO stage" if not spec.dpo.enabled else "not computed"
     if spec.sft.enabled and spec.dpo.enabled:
-        results["sft+dpo"] = _test_metrics(trial["metrics"])
+        results["sft+dpo"] = _test_metrics(trial.metrics)
     elif spec.sft.enabled:
-        results["sft"] = _test_metrics(trial["metrics"])
+        results["sft"] = _test_metrics(trial.metrics)
         notes["sft+dpo"] = "the best trial has no DPO stage"
     content = {
-        "trial_id": trial["trial_id"],
+        "trial_id": trial.trial_id,
         "test_examples": spec.data.test_examples,
-        "config": trial["config"],
+        "config": trial.config,
         "variants": results,
         "notes": notes,
         "seconds": {**seconds, "total": time.perf_counter() - started},
@@ -141,9 +142,10 @@ def load_or_compute_variants(run_dir: str | Path) -> dict[str, Any]:
     """``variants.json`` when the sweep (or an earlier report) computed it for the current winner."""
     run = load_run(run_dir)
     existing = run.read_json(VARIANTS_FILE)
-    if existing is not None and existing.get("trial_id") == run.best()["trial_id"]:
+    best = run.best()
+    if existing is not None and existing.get("trial_id") == best.trial_id:
         return existing
-    print(f"[toolsweep] computing the variants table for {run.best()['trial_id']} (one extra DPO run)")
+    print(f"[toolsweep] computing the variants table for {best.trial_id} (one extra DPO run)")
     return compute_variants(run.path)
 
 

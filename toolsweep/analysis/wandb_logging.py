@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from toolsweep.config.schema import SweepSpec, WandbConfig
+from toolsweep.records import SweepSummary
 
 __all__ = [
     "WandbSettings",
@@ -220,11 +221,11 @@ def log_sweep_run(settings: WandbSettings, run_dir: Path, report: dict[str, Any]
     import pandas as pd
     import wandb
 
-    summary = report["summary"]
+    summary: SweepSummary = report["summary"]
     try:
-        run = _init(settings, name=f"{summary['name']}-sweep", job_type="sweep",
-                    config={"sweep": summary["name"], "metric": summary["metric"], "mode": summary["mode"],
-                            "rule": summary["rule"], "searched": report.get("searched", [])})
+        run = _init(settings, name=f"{summary.name}-sweep", job_type="sweep",
+                    config={"sweep": summary.name, "metric": summary.metric, "mode": summary.mode,
+                            "rule": summary.rule, "searched": report.get("searched", [])})
         board = pd.read_csv(report["leaderboard_csv"])
         logged: dict[str, Any] = {"leaderboard": wandb.Table(dataframe=board.astype(str))}
         variants = report.get("variants_rows")
@@ -233,7 +234,7 @@ def log_sweep_run(settings: WandbSettings, run_dir: Path, report: dict[str, Any]
         for name, path in report.get("plots", {}).items():
             logged[f"plots/{name}"] = wandb.Image(str(path))
         run.log(logged)
-        run.summary.update({"best_trial": summary.get("best_trial"), "rule": summary["rule"], **report.get("best_metrics", {})})
+        run.summary.update({"best_trial": summary.best_trial, "rule": summary.rule, **report.get("best_metrics", {})})
         run.finish()
     except Exception as exc:  # noqa: BLE001 - the sweep's results are on disk either way
         _warn("sweep run", exc)

@@ -20,6 +20,7 @@ from toolsweep.config.loader import Sweep
 from toolsweep.errors import UserError
 from toolsweep.models.packaged import materialise
 from toolsweep.models.registry import packaged_model
+from toolsweep.records import SweepSummary
 from toolsweep.sweeps.progress import EtaCallback, expected_trials, progress_reporter
 from toolsweep.sweeps.ray_runtime import ensure_ray
 from toolsweep.sweeps.results import summarize
@@ -93,7 +94,7 @@ def _variants_task(sweep: Sweep) -> Any:
     return lambda path: ray.get(task.remote(str(path)))
 
 
-def run_sweep(sweep: Sweep, *, resume: bool = False, address: str | None = None, analyze: bool = True) -> dict[str, Any]:
+def run_sweep(sweep: Sweep, *, resume: bool = False, address: str | None = None, analyze: bool = True) -> SweepSummary:
     """Run (or resume) the sweep and return its summary, also written to ``RUN_DIR/summary.json``.
     With ``analyze``, then the variants table, the report files and the sweep-level W&B run."""
     from ray import tune
@@ -131,9 +132,8 @@ def run_sweep(sweep: Sweep, *, resume: bool = False, address: str | None = None,
         tuner = _new_tuner(sweep, trainable, storage.uri)
     results = tuner.fit()
     mirror_trial_records(storage, run_dir)
-    summary = summarize(results, sweep, run_dir)
-    summary["storage"] = storage.uri
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    summary = summarize(results, sweep, run_dir, storage=storage.uri)
+    (run_dir / "summary.json").write_text(json.dumps(summary.to_dict(), indent=2, default=str))
     if analyze:
         from toolsweep.analysis.report import finish_sweep
 
