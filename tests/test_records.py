@@ -69,3 +69,27 @@ def test_load_run_names_the_file_that_is_not_a_summary(tmp_path: Path) -> None:
     (tmp_path / "summary.json").write_text(json.dumps(OLD_SUMMARY))
     run = load_run(tmp_path)
     assert run.best() is run.trial("a") and run.summary == SweepSummary.from_dict(OLD_SUMMARY)
+
+
+def _toolsweep_imports(path: Path) -> set[str]:
+    """Every ``toolsweep.*`` module a file imports, at module level or inside functions."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("toolsweep"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("toolsweep"))
+    return found
+
+
+def test_the_records_sit_below_everything_that_reads_them() -> None:
+    """records and ranking are read by analysis/ and sweeps/ alike, so they import neither; analysis/ reads
+    finished runs from disk and must not reach up into the Ray driver (sweeps/, cluster/) or the entry points."""
+    package = Path(__file__).parents[1] / "toolsweep"
+    assert _toolsweep_imports(package / "records.py") <= {"toolsweep.errors"}
+    assert _toolsweep_imports(package / "ranking.py") <= {"toolsweep.records"}
+    upward = ("toolsweep.sweeps", "toolsweep.cluster", "toolsweep.cli", "toolsweep.api")
+    for module in sorted((package / "analysis").glob("*.py")):
+        assert not [name for name in _toolsweep_imports(module) if name.startswith(upward)], module.name
