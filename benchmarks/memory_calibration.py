@@ -88,11 +88,11 @@ def child(name: str, steps: int, work: Path) -> dict:
     import torch
 
     from toolsweep.config.schema import SweepSpec
+    from toolsweep.models.loading import load_base, load_tokenizer
     from toolsweep.trainers import stages
     from toolsweep.trainers.callbacks import MemoryTrimCallback
     from toolsweep.trainers.datasets import preference_dataset, sft_dataset
     from toolsweep.trainers.hardware import choose_precision
-    from toolsweep.trainers.loading import load_base, load_tokenizer
     from toolsweep.trainers.lora import peft_config
     from toolsweep.trainers.memory_estimate import hardware_for, stage_memory
     from toolsweep.trainers.model_architecture import read_architecture

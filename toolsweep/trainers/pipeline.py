@@ -22,13 +22,13 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 from toolsweep.config.schema import SweepSpec
 from toolsweep.data.prepare import PreparedData, prepare_data
 from toolsweep.errors import UserError
+from toolsweep.models.loading import configure_hub_access, load_base, load_tokenizer, load_trained
 from toolsweep.trainers import stages
 from toolsweep.trainers.callbacks import MemoryTrimCallback, MetricsCallback, Reporter, ValidationCallback
 from toolsweep.trainers.datasets import answer_length_report, length_report, preference_dataset, sft_dataset
 from toolsweep.trainers.deepspeed import deepspeed_config
 from toolsweep.trainers.failures import classify_failure
 from toolsweep.trainers.hardware import Precision, choose_kernels, choose_precision
-from toolsweep.trainers.loading import configure_hub_access, load_base, load_tokenizer
 from toolsweep.trainers.lora import check_target_modules, peft_config
 
 __all__ = ["PipelineResult", "evaluate_model", "evaluate_test_sets", "run_pipeline"]
@@ -128,12 +128,7 @@ def _callbacks(
 
 def _load_stage(spec: SweepSpec, precision: Precision, done: stages.StageResult, trainable: bool) -> PreTrainedModel:
     """A finished stage's model from disk: base + its adapter, or the full fine-tuned model."""
-    if spec.lora.enabled:
-        from peft import PeftModel
-
-        base = load_base(spec.model, precision.torch_dtype)
-        return PeftModel.from_pretrained(base, done.model_dir, is_trainable=trainable)
-    return load_base(spec.model.model_copy(update={"name": done.model_dir}), precision.torch_dtype)
+    return load_trained(spec.model, done.model_dir, precision.torch_dtype, trainable=trainable)
 
 
 def run_pipeline(
@@ -158,7 +153,7 @@ def run_pipeline(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(spec.model_dump(mode="json"), indent=2))
-    configure_hub_access(spec.model, needs_hub_data=any(s.hub for s in spec.data.sources.values()))
+    configure_hub_access(spec.model.name, needs_hub_data=any(s.hub for s in spec.data.sources.values()))
     set_seed(spec.seed)
     data = prepare_data(spec)
     tokenizer = load_tokenizer(spec.model)
