@@ -140,7 +140,6 @@ def run_pipeline(
     evaluate_base: bool = False,
     evaluate_test: bool = False,
     validate_during_training: bool = True,
-    report_to: list[str] | None = None,
     sft_lock: Callable[[Path], AbstractContextManager[None]] | None = None,
 ) -> PipelineResult:
     """Run the trial described by ``spec`` in ``out_dir``; raise TrialFailure with a reason on failure."""
@@ -164,7 +163,8 @@ def run_pipeline(
     if spec.lora.enabled:
         check_target_modules(base, spec.lora)
     metrics_before = _length_checks(spec, tokenizer, data)
-    ds = deepspeed_config(spec.resources.deepspeed)
+    setup = stages.TrainingSetup(precision, spec.seed, spec.storage.keep_checkpoints,
+                                 deepspeed_config(spec.resources.deepspeed))
     resources = f"{spec.resources.cpus_per_trial:g} CPU, {spec.resources.gpus_per_trial:g} GPU per worker"
     result = PipelineResult(model_dir=None)
     metrics = result.metrics
@@ -181,11 +181,11 @@ def run_pipeline(
             with (sft_lock or _no_lock)(sft_dir):  # trials sharing an SFT recipe compute it once
                 done = stages.completed_stage(sft_dir)
                 if done is None:
-                    common = stages.stage_arguments(spec.sft, sft_dir, precision, spec.seed, spec.storage.keep_checkpoints, ds, report_to or [])
                     callbacks = _callbacks("sft", spec.sft.eval_every, spec, tokenizer, data, report, 0, validate_during_training)
                     lora = peft_config(spec.lora) if spec.lora.enabled else None
                     running = "sft"
-                    done, model = stages.run_sft(model, tokenizer, sft_dataset(data.train), spec.sft, sft_dir, common, lora, callbacks)
+                    done, model = stages.run_stage(spec.sft, setup, model, tokenizer, sft_dataset(data.train), sft_dir,
+                                                   peft_config=lora, callbacks=callbacks)
                     running = "evaluation"
                     done.history = next((cb.history for cb in callbacks if isinstance(cb, ValidationCallback)), [])
                     if is_main:
@@ -208,12 +208,12 @@ def run_pipeline(
             dpo_dir = out_dir / "dpo"
             done = stages.completed_stage(dpo_dir)
             if done is None:
-                common = stages.stage_arguments(spec.dpo, dpo_dir, precision, spec.seed, spec.storage.keep_checkpoints, ds, report_to or [])
                 callbacks = _callbacks("dpo", spec.dpo.eval_every, spec, tokenizer, data, report, step_offset, validate_during_training)
                 # Without SFT, DPO trains a fresh adapter on the base; after SFT it continues the SFT adapter.
                 lora = peft_config(spec.lora) if spec.lora.enabled and not spec.sft.enabled else None
                 running = "dpo"
-                done, model = stages.run_dpo(model, tokenizer, preference_dataset(data.pairs), spec.dpo, dpo_dir, common, lora, callbacks)
+                done, model = stages.run_stage(spec.dpo, setup, model, tokenizer, preference_dataset(data.pairs), dpo_dir,
+                                               peft_config=lora, callbacks=callbacks)
                 running = "evaluation"
                 model = _unwrap_reference(model)
             else:
