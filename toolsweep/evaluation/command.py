@@ -49,12 +49,14 @@ def load_eval_examples(data: str, n: int | None, strict: bool = False) -> list[A
 
 
 def load_for_eval(model: str, trust_remote_code: bool = False, chat_template: str | None = None) -> tuple[Any, Any]:
-    """Model and tokenizer for evaluation; adapter directories are applied to their recorded base.
+    """Model and tokenizer for evaluation (``model`` as ``--model`` takes it); adapter directories are applied to
+    their recorded base.
 
     ``chat_template`` (a built-in template name or a .jinja file) replaces the tokenizer's own template."""
     from toolsweep.models.loading import load_for_inference
 
-    return load_for_inference(model, trust_remote_code=trust_remote_code, chat_template=_template_text(chat_template))
+    return load_for_inference(locate_model(model), trust_remote_code=trust_remote_code,
+                              chat_template=_template_text(chat_template))
 
 
 def _template_text(chat_template: str | None) -> str | None:
