@@ -1,7 +1,7 @@
 """Measured against estimated peak training memory (``toolsweep.trainers.memory_estimate``), on this CPU.
 
 Each configuration trains a few steps of one stage through the project's own code (``trainers.stages``
-with ``stage_arguments``, the model cast to the stage's precision, PEFT LoRA or full fine-tuning) in a fresh
+with ``stages.run_stage``, the model cast to the stage's precision, PEFT LoRA or full fine-tuning) in a fresh
 process, on synthetic conversations that all reach ``max_length`` (the estimate's worst case: every row
 at the limit, padded batches). Measured = the process's peak resident memory (``ru_maxrss``) minus its
 resident memory after the imports, before the model is loaded. Models: the built-in tiny model and a
@@ -88,11 +88,11 @@ def child(name: str, steps: int, work: Path) -> dict:
     import torch
 
     from toolsweep.config.schema import SweepSpec
+    from toolsweep.models.loading import load_base, load_tokenizer
     from toolsweep.trainers import stages
     from toolsweep.trainers.callbacks import MemoryTrimCallback
     from toolsweep.trainers.datasets import preference_dataset, sft_dataset
     from toolsweep.trainers.hardware import choose_precision
-    from toolsweep.trainers.loading import load_base, load_tokenizer
     from toolsweep.trainers.lora import peft_config
     from toolsweep.trainers.memory_estimate import hardware_for, stage_memory
     from toolsweep.trainers.model_architecture import read_architecture
@@ -115,11 +115,10 @@ def child(name: str, steps: int, work: Path) -> dict:
     baseline = _rss_bytes()
     precision = choose_precision(precision_name)
     model = load_base(spec.model, precision.torch_dtype)
-    common = stages.stage_arguments(stage, work / stage_name, precision, 0, 1, None, [])
     lora = peft_config(spec.lora) if spec.lora.enabled else None
-    run = stages.run_sft if stage_name == "sft" else stages.run_dpo
     dataset = sft_dataset(rows) if stage_name == "sft" else preference_dataset(rows)
-    run(model, tokenizer, dataset, stage, work / stage_name, common, lora, [MemoryTrimCallback()])
+    stages.run_stage(stage, stages.TrainingSetup(precision, seed=0, keep_checkpoints=1), model, tokenizer, dataset,
+                     work / stage_name, peft_config=lora, callbacks=[MemoryTrimCallback()])
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     arch = read_architecture(location)
     estimate = stage_memory(arch, spec, stage_name, hardware_for(spec, arch.parameters(), cpu_bf16=precision.bf16))

@@ -33,7 +33,7 @@ def test_an_unknown_template_names_the_field_and_the_choices(tmp_path: Path) -> 
 
 def test_a_template_file_is_applied_when_the_tokenizer_loads(tmp_path: Path, tiny_model_dir: Path) -> None:
     from toolsweep.config.schema import ModelConfig
-    from toolsweep.trainers.loading import load_tokenizer
+    from toolsweep.models.loading import load_tokenizer
 
     own = tmp_path / "mine.jinja"
     own.write_text("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}")

@@ -27,15 +27,16 @@ def _load(path: Path):
     return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 
-def _common(stage, stage_dir: Path, seed: int = 0) -> dict:
-    return stages.stage_arguments(stage, stage_dir, choose_precision("auto"), seed, 2, None, [])
+def _setup(seed: int = 0) -> stages.TrainingSetup:
+    return stages.TrainingSetup(choose_precision("auto"), seed=seed, keep_checkpoints=2)
 
 
 def _sft(tiny_model_dir: Path, examples: list[dict], stage_dir: Path, seed: int = 0, callbacks=()):
     model, tokenizer = _load(tiny_model_dir)
     logs: list[dict] = []
     cbs = [MetricsCallback("sft", logs.append), *callbacks]
-    result, trained = stages.run_sft(model, tokenizer, sft_dataset(examples), SFT, stage_dir, _common(SFT, stage_dir, seed), peft_config(LORA), cbs)
+    result, trained = stages.run_stage(SFT, _setup(seed), model, tokenizer, sft_dataset(examples), stage_dir,
+                                       peft_config=peft_config(LORA), callbacks=cbs)
     return result, trained, [log["sft/loss"] for log in logs if "sft/loss" in log]
 
 
@@ -101,10 +102,8 @@ def test_dpo_continues_the_sft_adapter_against_an_sft_reference(tiny_model_dir: 
     model = PeftModel.from_pretrained(base, sft_result.model_dir, is_trainable=True)
     logs: list[dict] = []
     dpo_dir = tmp_path / "dpo"
-    result, trained = stages.run_dpo(
-        model, tokenizer, preference_dataset(pairs_from(examples)), DPO, dpo_dir, _common(DPO, dpo_dir), None,
-        [MetricsCallback("dpo", logs.append)],
-    )
+    result, trained = stages.run_stage(DPO, _setup(), model, tokenizer, preference_dataset(pairs_from(examples)),
+                                       dpo_dir, callbacks=[MetricsCallback("dpo", logs.append)])
     # The reference TRL used is a frozen copy of the SFT adapter, not the bare base model.
     sft_adapter = load_file(Path(sft_result.model_dir) / "adapter_model.safetensors")
     ref = {n: p for n, p in trained.named_parameters() if ".ref." in n}
@@ -137,13 +136,28 @@ def test_packed_examples_do_not_attend_to_each_other(tiny_model_dir: Path, examp
 @pytest.mark.parametrize("option", ["packing", "group_by_length"])
 def test_sft_batching_options_train(option: str, tiny_model_dir: Path, examples: list[dict], tmp_path: Path) -> None:
     stage = SFT.model_copy(update={option: True})
-    common = _common(stage, tmp_path)
-    args = stages.sft_arguments(stage, common)
+    args = stages.training_arguments(stage, tmp_path, _setup())
     assert args["padding_free"] is (option == "packing")
     assert args["train_sampling_strategy"] == ("group_by_length" if option == "group_by_length" else "random")
     model, tokenizer = _load(tiny_model_dir)
     logs: list[dict] = []
-    result, _ = stages.run_sft(model, tokenizer, sft_dataset(examples), stage, tmp_path, common,
-                               peft_config(LORA), [MetricsCallback("sft", logs.append)])
+    result, _ = stages.run_stage(stage, _setup(), model, tokenizer, sft_dataset(examples), tmp_path,
+                                 peft_config=peft_config(LORA), callbacks=[MetricsCallback("sft", logs.append)])
     losses = [log["sft/loss"] for log in logs if "sft/loss" in log]
     assert result.steps == stage.max_steps and losses[-1] < losses[0]
+
+
+def test_training_arguments_come_from_the_typed_stage_config(tmp_path: Path) -> None:
+    """The shared fields follow the stage and the trial's setup; each stage adds only its own, so a DPO field
+    never reaches SFTConfig (it would be an error) and SFT's loss masking never reaches DPO."""
+    setup = stages.TrainingSetup(choose_precision("fp32"), seed=7, keep_checkpoints=3, deepspeed={"zero": 1})
+    sft = stages.training_arguments(SFT, tmp_path / "sft", setup)
+    dpo = stages.training_arguments(DPO.model_copy(update={"beta": 0.3}), tmp_path / "dpo", setup)
+    for args, stage, where in ((sft, SFT, "sft"), (dpo, DPO, "dpo")):
+        assert args["output_dir"] == str(tmp_path / where)
+        assert (args["max_steps"], args["learning_rate"], args["save_steps"]) == (stage.max_steps, stage.learning_rate,
+                                                                                   stage.eval_every)
+        assert (args["seed"], args["data_seed"], args["save_total_limit"]) == (7, 7, 3)
+        assert args["deepspeed"] == {"zero": 1} and args["report_to"] == []
+    assert sft["assistant_only_loss"] is True and "beta" not in sft
+    assert dpo["beta"] == 0.3 and dpo["loss_type"] == [DPO.loss_type] and "assistant_only_loss" not in dpo

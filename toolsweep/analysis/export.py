@@ -41,6 +41,7 @@ from toolsweep.analysis.manifest import verify_manifest, write_manifest
 from toolsweep.analysis.model_card import model_card
 from toolsweep.analysis.rundir import RunDir, load_run
 from toolsweep.errors import UserError
+from toolsweep.models.loading import hub_access_restored
 from toolsweep.records import TrialRecord
 
 __all__ = ["PROVENANCE_FILE", "STALE_STAGING_AGE_S", "TOLERANCE", "ExportError", "export_winner", "push_to_hub"]
@@ -177,15 +178,15 @@ def _versions() -> dict[str, str | None]:
 
 def _write_weights(spec: Any, model_dir: Path, target: Path, adapter_only: bool) -> str:
     """Weights, tokenizer (with chat template) and generation config into ``target``; returns the format."""
-    from transformers import AutoTokenizer, GenerationConfig
+    from transformers import GenerationConfig
 
+    from toolsweep.models.loading import is_adapter, load_tokenizer, load_trained
     from toolsweep.models.registry import resolve_model
     from toolsweep.trainers.hardware import choose_precision
-    from toolsweep.trainers.loading import load_base, load_tokenizer
 
     base_location = resolve_model(spec.model.name)
-    is_adapter = (model_dir / "adapter_config.json").is_file()
-    if adapter_only and not is_adapter:
+    adapter = is_adapter(model_dir)
+    if adapter_only and not adapter:
         raise UserError("--adapter-only: the winning trial was fully fine-tuned (lora.enabled: false), so there is "
                         "no adapter; export it without --adapter-only")
     if adapter_only:
@@ -196,22 +197,12 @@ def _write_weights(spec: Any, model_dir: Path, target: Path, adapter_only: bool)
         (target / "adapter_config.json").write_text(json.dumps(config, indent=2))
         fmt = "adapter"
     else:
-        precision = choose_precision(spec.resources.precision)
-        if is_adapter:
-            from peft import PeftModel
-
-            base = load_base(spec.model, precision.torch_dtype)
-            model = PeftModel.from_pretrained(base, str(model_dir)).merge_and_unload()
-        else:
-            model = load_base(spec.model.model_copy(update={"name": str(model_dir)}), precision.torch_dtype)
-        model.save_pretrained(str(target))
+        model = load_trained(spec.model, model_dir, choose_precision(spec.resources.precision).torch_dtype)
+        (model.merge_and_unload() if adapter else model).save_pretrained(str(target))
         fmt = "merged"
-    # A stage saves its tokenizer (with any model.chat_template override) beside its weights.
-    tokenizer_source = model_dir if (model_dir / "tokenizer_config.json").is_file() else Path(base_location)
-    tokenizer = (AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=spec.model.trust_remote_code)
-                 if tokenizer_source == model_dir else load_tokenizer(spec.model))
-    if tokenizer.chat_template is None:
-        raise ExportError(f"the tokenizer in {tokenizer_source} has no chat template; tool calls cannot be rendered")
+    # A stage saves its tokenizer (with any model.chat_template override) beside its weights; one without a
+    # chat template is refused here, since tool calls could not be rendered.
+    tokenizer = load_tokenizer(spec.model, saved_in=model_dir)
     tokenizer.save_pretrained(str(target))
     if not (target / "generation_config.json").is_file():
         try:
@@ -228,10 +219,11 @@ def _write_weights(spec: Any, model_dir: Path, target: Path, adapter_only: bool)
 def _reproduce(spec: Any, target: Path) -> dict[str, float]:
     """Load ``target`` as ``toolsweep eval --model`` does and score it on the trial's headline test set."""
     from toolsweep.data.prepare import named_test_sets
-    from toolsweep.evaluation.command import load_for_eval
     from toolsweep.evaluation.runner import evaluate
+    from toolsweep.models.loading import load_for_inference
 
-    model, tokenizer = load_for_eval(str(target), spec.model.trust_remote_code)
+    model, tokenizer = load_for_inference(str(target), revision=spec.model.revision,
+                                          trust_remote_code=spec.model.trust_remote_code)
     examples = next(iter(named_test_sets(spec).values()))
     report = evaluate(model, tokenizer, examples, batch_size=spec.eval.batch_size, max_new_tokens=spec.eval.max_new_tokens)
     return report.metrics.to_flat_dict()
@@ -299,10 +291,10 @@ def export_winner(run_dir: str | Path, out: str | Path, *, adapter_only: bool = 
         raise UserError(f"--out {out} already exists; give a new directory (export never overwrites)")
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(out)
-    offline_before = os.environ.get("HF_HUB_OFFLINE")
     staging: Path | None = None
     published, stopped_by = False, None
-    with _cleanup_on_termination():
+    # The local reload may set HF_HUB_OFFLINE; a --push-to-hub after the export must reach the hub.
+    with _cleanup_on_termination(), hub_access_restored():
         try:
             staging = Path(tempfile.mkdtemp(prefix=f"{_staging_prefix(out)}{os.getpid()}@{_host()}.", dir=out.parent))
             provenance = _build(run, trial, spec, model_dir, expected, staging, out, adapter_only)
@@ -318,9 +310,6 @@ def export_winner(run_dir: str | Path, out: str | Path, *, adapter_only: bool = 
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
             raise
-        finally:
-            if offline_before is None:  # loading set it for the local reload; a push must reach the hub
-                os.environ.pop("HF_HUB_OFFLINE", None)
         if stopped_by is not None and staging is not None and not published:
             shutil.rmtree(staging, ignore_errors=True)  # still ignoring further signals: the cleanup completes
     if stopped_by is not None:

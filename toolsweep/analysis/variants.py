@@ -29,10 +29,10 @@ def _test_metrics(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def _evaluate_base(spec: Any, out_dir: Path) -> dict[str, float]:
+    from toolsweep.models.loading import configure_hub_access, load_base, load_tokenizer
     from toolsweep.trainers.hardware import choose_precision
-    from toolsweep.trainers.loading import configure_hub_access, load_base, load_tokenizer
 
-    configure_hub_access(spec.model)
+    configure_hub_access(spec.model.name)
     tokenizer = load_tokenizer(spec.model)
     base = load_base(spec.model, "auto")
     precision = choose_precision(spec.resources.precision, base.num_parameters())
@@ -64,16 +64,15 @@ def _sft_stage(run: RunDir, trial: TrialRecord, spec: Any) -> Any:
 
 
 def _evaluate_sft(run: RunDir, trial: TrialRecord, spec: Any, out_dir: Path) -> dict[str, float] | None:
+    from toolsweep.models.loading import configure_hub_access, load_tokenizer, load_trained
     from toolsweep.trainers.hardware import choose_precision
-    from toolsweep.trainers.loading import configure_hub_access, load_tokenizer
-    from toolsweep.trainers.pipeline import _load_stage
 
     done = _sft_stage(run, trial, spec)
     if done is None:
         return None
-    configure_hub_access(spec.model)
+    configure_hub_access(spec.model.name)
     tokenizer = load_tokenizer(spec.model)
-    model = _load_stage(spec, choose_precision(spec.resources.precision), done, trainable=False).eval()
+    model = load_trained(spec.model, done.model_dir, choose_precision(spec.resources.precision).torch_dtype).eval()
     return _evaluate_test(model, tokenizer, spec, out_dir)
 
 

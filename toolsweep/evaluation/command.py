@@ -9,7 +9,6 @@ mean of the category accuracies, as the leaderboard summarises its AST categorie
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +49,14 @@ def load_eval_examples(data: str, n: int | None, strict: bool = False) -> list[A
 
 
 def load_for_eval(model: str, trust_remote_code: bool = False, chat_template: str | None = None) -> tuple[Any, Any]:
-    """Model and tokenizer for evaluation; adapter directories are applied to their recorded base.
+    """Model and tokenizer for evaluation (``model`` as ``--model`` takes it); adapter directories are applied to
+    their recorded base.
 
     ``chat_template`` (a built-in template name or a .jinja file) replaces the tokenizer's own template."""
-    model_obj, tokenizer = _load_model_and_tokenizer(model, trust_remote_code)
-    tokenizer.chat_template = _template_text(chat_template) or tokenizer.chat_template
-    return model_obj, tokenizer
+    from toolsweep.models.loading import load_for_inference
+
+    return load_for_inference(locate_model(model), trust_remote_code=trust_remote_code,
+                              chat_template=_template_text(chat_template))
 
 
 def _template_text(chat_template: str | None) -> str | None:
@@ -68,25 +69,6 @@ def _template_text(chat_template: str | None) -> str | None:
         return chat_template_text(chat_template)
     except ValueError as exc:
         raise UserError(f"--chat-template: {exc}") from None
-
-
-def _load_model_and_tokenizer(model: str, trust_remote_code: bool) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    location = locate_model(model)
-    if Path(location).is_dir():
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    adapter = Path(location) / "adapter_config.json"
-    if adapter.is_file():
-        from peft import PeftModel
-
-        base_name = json.loads(adapter.read_text())["base_model_name_or_path"]
-        base = AutoModelForCausalLM.from_pretrained(base_name, use_safetensors=True, trust_remote_code=trust_remote_code)
-        tokenizer = AutoTokenizer.from_pretrained(location if (Path(location) / "tokenizer_config.json").is_file() else base_name)
-        return PeftModel.from_pretrained(base, location).eval(), tokenizer
-    tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=trust_remote_code)
-    loaded = AutoModelForCausalLM.from_pretrained(location, use_safetensors=True, trust_remote_code=trust_remote_code)
-    return loaded.eval(), tokenizer
 
 
 def locate_model(model: str) -> str:
@@ -112,7 +94,9 @@ def choose_backend(location: str, backend: str) -> str:
         raise UserError(f"--backend: use auto, hf or vllm, got {backend!r}")
     if backend == "hf":
         return "hf"
-    adapter = (Path(location) / "adapter_config.json").is_file()
+    from toolsweep.models.loading import is_adapter
+
+    adapter = is_adapter(location)
     if backend == "vllm":
         if adapter:
             raise UserError(f"--backend vllm: {location} is a LoRA adapter; export merged weights with `toolsweep export "

@@ -121,16 +121,15 @@ def evaluate(
 
 
 def load_model(model_path: str | os.PathLike[str], *, trust_remote_code: bool = False,
-               device: str | None = None, dtype: Any = "auto") -> tuple[Any, Any]:
-    """Load a checkpoint for evaluation: safetensors weights only (no pickle), no remote code by default."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+               device: str | None = None, dtype: Any = "auto", chat_template: str | None = None) -> tuple[Any, Any]:
+    """Load a checkpoint for evaluation (see :func:`toolsweep.models.loading.load_for_inference`: safetensors
+    weights only, no remote code by default, an adapter directory applied to its base). ``chat_template``
+    (Jinja source) replaces the tokenizer's own."""
+    from toolsweep.models.loading import load_for_inference
 
-    tokenizer = AutoTokenizer.from_pretrained(os.fspath(model_path), trust_remote_code=trust_remote_code)
-    model = AutoModelForCausalLM.from_pretrained(os.fspath(model_path), use_safetensors=True,
-                                                 trust_remote_code=trust_remote_code, dtype=dtype)
-    if device is not None:
-        model = model.to(device)
-    return model.eval(), tokenizer
+    model, tokenizer = load_for_inference(os.fspath(model_path), trust_remote_code=trust_remote_code, dtype=dtype,
+                                          chat_template=chat_template)
+    return (model if device is None else model.to(device)), tokenizer
 
 
 def evaluate_path(
@@ -154,8 +153,8 @@ def evaluate_path(
         raise ValueError(f"backend must be 'auto', 'hf' or 'vllm', got {backend!r}")
     use_vllm = backend == "vllm" or (backend == "auto" and vllm_available())
     if not use_vllm:
-        model, tokenizer = load_model(model_path, trust_remote_code=trust_remote_code, device=device)
-        tokenizer.chat_template = chat_template or tokenizer.chat_template
+        model, tokenizer = load_model(model_path, trust_remote_code=trust_remote_code, device=device,
+                                      chat_template=chat_template)
         return evaluate(model, tokenizer, examples, batch_size=batch_size, max_new_tokens=max_new_tokens,
                         token_budget=token_budget, failures_path=failures_path,
                         use_response_schema=use_response_schema)

@@ -4,6 +4,8 @@ This is what ``toolsweep train`` runs directly and what the Ray Tune trainable c
 Results stream out through a ``Reporter`` callable. Each stage lives in its own directory under
 ``out_dir`` so that a crashed trial resumes from its last checkpoint and a finished stage is reused (the
 sweep driver points ``sft_dir`` at the shared stage cache so that trials with the same SFT recipe share it).
+``run_pipeline`` reads as its named steps: start (data, tokenizer, base), :func:`sft_step`, :func:`dpo_step`,
+:func:`final_evaluation`, each given the :class:`TrialRun` they share.
 """
 
 from __future__ import annotations
@@ -19,19 +21,20 @@ from typing import Any
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 
-from toolsweep.config.schema import SweepSpec
+from toolsweep.config.schema import DPOStage, SFTStage, SweepSpec
 from toolsweep.data.prepare import PreparedData, prepare_data
 from toolsweep.errors import UserError
+from toolsweep.models.loading import configure_hub_access, load_base, load_tokenizer, load_trained
 from toolsweep.trainers import stages
 from toolsweep.trainers.callbacks import MemoryTrimCallback, MetricsCallback, Reporter, ValidationCallback
 from toolsweep.trainers.datasets import answer_length_report, length_report, preference_dataset, sft_dataset
 from toolsweep.trainers.deepspeed import deepspeed_config
 from toolsweep.trainers.failures import classify_failure
-from toolsweep.trainers.hardware import Precision, choose_kernels, choose_precision
-from toolsweep.trainers.loading import configure_hub_access, load_base, load_tokenizer
+from toolsweep.trainers.hardware import choose_kernels, choose_precision
 from toolsweep.trainers.lora import check_target_modules, peft_config
 
-__all__ = ["PipelineResult", "evaluate_model", "evaluate_test_sets", "run_pipeline"]
+__all__ = ["PipelineResult", "TrialRun", "dpo_step", "evaluate_model", "evaluate_test_sets", "final_evaluation",
+           "run_pipeline", "sft_step"]
 
 
 @dataclass
@@ -126,14 +129,131 @@ def _callbacks(
     return callbacks
 
 
-def _load_stage(spec: SweepSpec, precision: Precision, done: stages.StageResult, trainable: bool) -> PreTrainedModel:
-    """A finished stage's model from disk: base + its adapter, or the full fine-tuned model."""
-    if spec.lora.enabled:
-        from peft import PeftModel
+@dataclass
+class TrialRun:
+    """What the steps of one trial (:func:`sft_step`, :func:`dpo_step`, :func:`final_evaluation`) share,
+    settled once at its start; ``running`` names the stage an out-of-memory failure is charged to."""
 
-        base = load_base(spec.model, precision.torch_dtype)
-        return PeftModel.from_pretrained(base, done.model_dir, is_trainable=trainable)
-    return load_base(spec.model.model_copy(update={"name": done.model_dir}), precision.torch_dtype)
+    spec: SweepSpec
+    out_dir: Path
+    report: Reporter
+    data: PreparedData
+    tokenizer: PreTrainedTokenizerBase
+    setup: stages.TrainingSetup
+    validate: bool  # validation points while training (rank 0 of a single worker only)
+    distributed: bool
+    is_main: bool
+    result: PipelineResult
+    running: str = "evaluation"  # or the stage training: an out-of-memory failure names it (the retry halves its batch)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.result.metrics
+
+    def load(self, done: stages.StageResult, trainable: bool) -> PreTrainedModel:
+        """A finished stage's model from disk, in the trial's precision."""
+        return load_trained(self.spec.model, done.model_dir, self.setup.precision.torch_dtype, trainable=trainable)
+
+    def train(self, stage: SFTStage | DPOStage, name: str, model: PreTrainedModel, dataset: Any, stage_dir: Path,
+              step_offset: int, lora: Any | None) -> tuple[stages.StageResult, PreTrainedModel, list[Any]]:
+        """Run one stage, named as the one running while it trains; returns its callbacks too."""
+        callbacks = _callbacks(name, stage.eval_every, self.spec, self.tokenizer, self.data, self.report, step_offset,
+                               self.validate)
+        self.running = name
+        done, model = stages.run_stage(stage, self.setup, model, self.tokenizer, dataset, stage_dir,
+                                       peft_config=lora, callbacks=callbacks)
+        self.running = "evaluation"
+        return done, model, callbacks
+
+
+def _start(spec: SweepSpec, out_dir: Path, reporter: Reporter | None, validate: bool) -> tuple[TrialRun, PreTrainedModel]:
+    """Record the config, prepare data, load tokenizer and base in the precision the hardware allows."""
+    # Under a multi-worker trial (Ray Train + DeepSpeed) every rank trains; rank 0 alone evaluates, from the
+    # saved weights, since ZeRO-3 leaves each rank only a shard of the live model.
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "config.json").write_text(json.dumps(spec.model_dump(mode="json"), indent=2))
+    configure_hub_access(spec.model.name, needs_hub_data=any(s.hub for s in spec.data.sources.values()))
+    set_seed(spec.seed)
+    data = prepare_data(spec)
+    tokenizer = load_tokenizer(spec.model)
+    base = load_base(spec.model, "auto")
+    precision = choose_kernels(choose_precision(spec.resources.precision, base.num_parameters()), spec.resources.kernels)
+    if precision.torch_dtype != base.dtype:
+        base = base.to(precision.torch_dtype)
+    if spec.lora.enabled:
+        check_target_modules(base, spec.lora)
+    setup = stages.TrainingSetup(precision, spec.seed, spec.storage.keep_checkpoints,
+                                 deepspeed_config(spec.resources.deepspeed))
+    trial = TrialRun(spec, out_dir, reporter or _ignore, data, tokenizer, setup, validate and not distributed,
+                   distributed, int(os.environ.get("RANK", "0")) == 0, PipelineResult(model_dir=None))
+    trial.metrics.update(_length_checks(spec, tokenizer, data))
+    return trial, base
+
+
+def _evaluate_base(trial: TrialRun, base: PreTrainedModel) -> None:
+    trial.metrics.update(_prefixed("base", evaluate_model(base, trial.tokenizer, trial.data.validation, trial.spec)))
+    trial.report(dict(trial.metrics))
+
+
+def sft_step(trial: TrialRun, model: PreTrainedModel, sft_dir: Path,
+             sft_lock: Callable[[Path], AbstractContextManager[None]]) -> PreTrainedModel:
+    """SFT from ``model`` in ``sft_dir``, or the finished stage there (its validation history replayed to the
+    scheduler, which then sees the same rungs as for a trial that trained); then its validation metrics."""
+    spec, metrics = trial.spec, trial.metrics
+    with sft_lock(sft_dir):  # trials sharing an SFT recipe compute it once
+        done = stages.completed_stage(sft_dir)
+        if done is None:
+            lora = peft_config(spec.lora) if spec.lora.enabled else None
+            done, model, callbacks = trial.train(spec.sft, "sft", model, sft_dataset(trial.data.train), sft_dir, 0, lora)
+            done.history = next((cb.history for cb in callbacks if isinstance(cb, ValidationCallback)), [])
+            if trial.is_main:
+                done.save(sft_dir)
+            metrics["sft/cached"] = 0.0
+        else:
+            metrics["sft/cached"] = 1.0
+            for past in done.history:
+                trial.report(dict(past))
+            model = trial.load(done, trainable=spec.dpo.enabled)
+    trial.result.stages["sft"] = done
+    trial.result.model_dir = done.model_dir
+    if trial.distributed:
+        model = trial.load(done, trainable=spec.dpo.enabled)
+    if trial.is_main:
+        metrics.update(_prefixed("sft", evaluate_model(model, trial.tokenizer, trial.data.validation, spec)))
+        trial.report(dict(metrics))
+    return model
+
+
+def dpo_step(trial: TrialRun, model: PreTrainedModel) -> PreTrainedModel:
+    """DPO from ``model`` (the SFT result, or the base) in ``out_dir/dpo``, or the finished stage there."""
+    spec = trial.spec
+    dpo_dir = trial.out_dir / "dpo"
+    done = stages.completed_stage(dpo_dir)
+    if done is None:
+        sft = trial.result.stages.get("sft")
+        # Without SFT, DPO trains a fresh adapter on the base; after SFT it continues the SFT adapter.
+        lora = peft_config(spec.lora) if spec.lora.enabled and not spec.sft.enabled else None
+        done, model, _ = trial.train(spec.dpo, "dpo", model, preference_dataset(trial.data.pairs), dpo_dir,
+                                     sft.steps if sft else 0, lora)
+        model = _unwrap_reference(model)
+    else:
+        model = trial.load(done, trainable=False)
+    trial.result.stages["dpo"] = done
+    trial.result.model_dir = done.model_dir
+    if trial.distributed:
+        model = trial.load(done, trainable=False)
+    return model
+
+
+def final_evaluation(trial: TrialRun, model: PreTrainedModel, evaluate_test: bool) -> None:
+    """``val/...`` on the whole validation split (its failures kept), When2Call's score, and the test sets."""
+    spec, data, tokenizer = trial.spec, trial.data, trial.tokenizer
+    failures = trial.out_dir / "val_failures.jsonl"
+    trial.metrics.update(_prefixed("val", {**evaluate_model(model, tokenizer, data.validation, spec, failures),
+                                           **when2call_metrics(model, tokenizer, data, spec)}))
+    if evaluate_test:
+        trial.metrics.update(evaluate_test_sets(model, tokenizer, data.test, data.test_slices, spec, trial.out_dir))
 
 
 def run_pipeline(
@@ -145,104 +265,33 @@ def run_pipeline(
     evaluate_base: bool = False,
     evaluate_test: bool = False,
     validate_during_training: bool = True,
-    report_to: list[str] | None = None,
     sft_lock: Callable[[Path], AbstractContextManager[None]] | None = None,
 ) -> PipelineResult:
     """Run the trial described by ``spec`` in ``out_dir``; raise TrialFailure with a reason on failure."""
-    report = reporter or _ignore
-    # Under a multi-worker trial (Ray Train + DeepSpeed) every rank trains; rank 0 alone evaluates, from the
-    # saved weights, since ZeRO-3 leaves each rank only a shard of the live model.
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    is_main = int(os.environ.get("RANK", "0")) == 0
-    validate_during_training = validate_during_training and not distributed
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.json").write_text(json.dumps(spec.model_dump(mode="json"), indent=2))
-    configure_hub_access(spec.model, needs_hub_data=any(s.hub for s in spec.data.sources.values()))
-    set_seed(spec.seed)
-    data = prepare_data(spec)
-    tokenizer = load_tokenizer(spec.model)
-    base = load_base(spec.model, "auto")
-    precision = choose_kernels(choose_precision(spec.resources.precision, base.num_parameters()), spec.resources.kernels)
-    if precision.torch_dtype != base.dtype:
-        base = base.to(precision.torch_dtype)
-    if spec.lora.enabled:
-        check_target_modules(base, spec.lora)
-    metrics_before = _length_checks(spec, tokenizer, data)
-    ds = deepspeed_config(spec.resources.deepspeed)
-    resources = f"{spec.resources.cpus_per_trial:g} CPU, {spec.resources.gpus_per_trial:g} GPU per worker"
-    result = PipelineResult(model_dir=None)
-    metrics = result.metrics
-    metrics.update(metrics_before)
-    running = "evaluation"  # or the stage training: an out-of-memory failure names it (the retry halves its batch)
+    trial, model = _start(spec, out_dir, reporter, validate_during_training)
     try:
-        if evaluate_base and is_main:
-            metrics.update(_prefixed("base", evaluate_model(base, tokenizer, data.validation, spec)))
-            report(dict(metrics))
-        model: PreTrainedModel = base
-        step_offset = 0
+        if evaluate_base and trial.is_main:
+            _evaluate_base(trial, model)
         if spec.sft.enabled:
-            sft_dir = Path(sft_dir or out_dir / "sft")
-            with (sft_lock or _no_lock)(sft_dir):  # trials sharing an SFT recipe compute it once
-                done = stages.completed_stage(sft_dir)
-                if done is None:
-                    common = stages.stage_arguments(spec.sft, sft_dir, precision, spec.seed, spec.storage.keep_checkpoints, ds, report_to or [])
-                    callbacks = _callbacks("sft", spec.sft.eval_every, spec, tokenizer, data, report, 0, validate_during_training)
-                    lora = peft_config(spec.lora) if spec.lora.enabled else None
-                    running = "sft"
-                    done, model = stages.run_sft(model, tokenizer, sft_dataset(data.train), spec.sft, sft_dir, common, lora, callbacks)
-                    running = "evaluation"
-                    done.history = next((cb.history for cb in callbacks if isinstance(cb, ValidationCallback)), [])
-                    if is_main:
-                        done.save(sft_dir)
-                    metrics["sft/cached"] = 0.0
-                else:
-                    metrics["sft/cached"] = 1.0
-                    for past in done.history:  # the scheduler sees the same rungs as for a trial that trained
-                        report(dict(past))
-                    model = _load_stage(spec, precision, done, trainable=spec.dpo.enabled)
-            result.stages["sft"] = done
-            result.model_dir = done.model_dir
-            step_offset = done.steps
-            if distributed:
-                model = _load_stage(spec, precision, done, trainable=spec.dpo.enabled)
-            if is_main:
-                metrics.update(_prefixed("sft", evaluate_model(model, tokenizer, data.validation, spec)))
-                report(dict(metrics))
+            model = sft_step(trial, model, Path(sft_dir or out_dir / "sft"), sft_lock or _no_lock)
         if spec.dpo.enabled:
-            dpo_dir = out_dir / "dpo"
-            done = stages.completed_stage(dpo_dir)
-            if done is None:
-                common = stages.stage_arguments(spec.dpo, dpo_dir, precision, spec.seed, spec.storage.keep_checkpoints, ds, report_to or [])
-                callbacks = _callbacks("dpo", spec.dpo.eval_every, spec, tokenizer, data, report, step_offset, validate_during_training)
-                # Without SFT, DPO trains a fresh adapter on the base; after SFT it continues the SFT adapter.
-                lora = peft_config(spec.lora) if spec.lora.enabled and not spec.sft.enabled else None
-                running = "dpo"
-                done, model = stages.run_dpo(model, tokenizer, preference_dataset(data.pairs), spec.dpo, dpo_dir, common, lora, callbacks)
-                running = "evaluation"
-                model = _unwrap_reference(model)
-            else:
-                model = _load_stage(spec, precision, done, trainable=False)
-            result.stages["dpo"] = done
-            result.model_dir = done.model_dir
-            if distributed:
-                model = _load_stage(spec, precision, done, trainable=False)
-        if not is_main:
-            return result
-        final = _prefixed("val", {**evaluate_model(model, tokenizer, data.validation, spec, out_dir / "val_failures.jsonl"),
-                                  **when2call_metrics(model, tokenizer, data, spec)})
-        metrics.update(final)
-        if evaluate_test:
-            metrics.update(evaluate_test_sets(model, tokenizer, data.test, data.test_slices, spec, out_dir))
+            model = dpo_step(trial, model)
+        if not trial.is_main:
+            return trial.result
+        final_evaluation(trial, model, evaluate_test)
     except UserError:
         raise
     except Exception as exc:
-        failure = classify_failure(exc, resources, running)
-        (out_dir / "failure.json").write_text(json.dumps({"kind": failure.kind, "stage": running, "message": str(failure)}))
+        resources = f"{spec.resources.cpus_per_trial:g} CPU, {spec.resources.gpus_per_trial:g} GPU per worker"
+        failure = classify_failure(exc, resources, trial.running)
+        (out_dir / "failure.json").write_text(json.dumps({"kind": failure.kind, "stage": trial.running,
+                                                          "message": str(failure)}))
         raise failure from exc
-    (out_dir / "result.json").write_text(json.dumps({"model_dir": result.model_dir, "metrics": metrics}, indent=2))
-    report(dict(metrics))
-    return result
+    (out_dir / "result.json").write_text(json.dumps({"model_dir": trial.result.model_dir, "metrics": trial.metrics},
+                                                    indent=2))
+    trial.report(dict(trial.metrics))
+    return trial.result
 
 
 def _unwrap_reference(model: PreTrainedModel) -> PreTrainedModel:

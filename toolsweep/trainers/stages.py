@@ -1,4 +1,4 @@
-"""SFT and DPO stages through TRL, sharing one way to build their arguments and to run and resume.
+"""SFT and DPO stages through TRL: one runner for both, taking the typed stage config, and one way to resume.
 
 Each stage writes into its own directory: Trainer checkpoints (``checkpoint-N/``, at most
 ``keep_checkpoints`` of them) while it runs, then the final weights in ``final/`` plus ``stage.json`` with
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,7 @@ from toolsweep.config.schema import DPOStage, SFTStage
 from toolsweep.trainers.checkpoints import STAGE_FILE, last_complete_checkpoint
 from toolsweep.trainers.hardware import Precision
 
-__all__ = ["StageResult", "completed_stage", "dpo_arguments", "run_dpo", "run_sft", "sft_arguments", "stage_arguments"]
-
+__all__ = ["StageResult", "TrainingSetup", "completed_stage", "run_stage", "training_arguments"]
 
 
 @dataclass
@@ -50,18 +50,25 @@ def completed_stage(stage_dir: Path) -> StageResult | None:
     return StageResult(**json.loads(path.read_text()))
 
 
-def stage_arguments(
-    stage: SFTStage | DPOStage,
-    output_dir: Path,
-    precision: Precision,
-    seed: int,
-    keep_checkpoints: int,
-    deepspeed: dict[str, Any] | str | None,
-    report_to: list[str],
-) -> dict[str, Any]:
-    """TrainingArguments fields common to both stages, from our typed stage config."""
-    return {
-        "output_dir": str(output_dir),
+@dataclass(frozen=True)
+class TrainingSetup:
+    """What both stages of one trial train with, beside their own stage config: chosen once per trial."""
+
+    precision: Precision
+    seed: int = 0
+    keep_checkpoints: int = 2
+    deepspeed: dict[str, Any] | str | None = None
+
+
+def training_arguments(stage: SFTStage | DPOStage, stage_dir: Path, setup: TrainingSetup) -> dict[str, Any]:
+    """The SFTConfig or DPOConfig fields for ``stage``: those both stages share, then the stage's own.
+
+    SFT trains on the assistant's tokens only. Its packing is padding-free: TRL passes each packed example's
+    ``position_ids`` without an attention mask, and transformers turns restarting positions into a
+    block-diagonal mask, so examples do not attend to each other with SDPA or eager attention too, not only
+    FlashAttention (tested). DPO has no padding-free option: TRL 1.16's DPOTrainer turns it off."""
+    common = {
+        "output_dir": str(stage_dir),
         "max_steps": stage.max_steps,
         "per_device_train_batch_size": stage.batch_size,
         "gradient_accumulation_steps": stage.gradient_accumulation_steps,
@@ -73,16 +80,20 @@ def stage_arguments(
         "logging_steps": max(1, min(10, stage.max_steps // 20)),  # ~20 points: the learning curve is a curve
         "save_strategy": "steps",
         "save_steps": stage.eval_every,
-        "save_total_limit": keep_checkpoints,
-        "seed": seed,
-        "data_seed": seed,
-        "report_to": report_to,
+        "save_total_limit": setup.keep_checkpoints,
+        "seed": setup.seed,
+        "data_seed": setup.seed,
+        "report_to": [],  # the Trainer reports nowhere itself: MetricsCallback hands its logs to our reporter
         "include_num_input_tokens_seen": "non_padding",
         "disable_tqdm": True,
-        "deepspeed": deepspeed,
+        "deepspeed": setup.deepspeed,
         "dataloader_num_workers": 0,
-        **precision.training_kwargs(),
+        **setup.precision.training_kwargs(),
     }
+    if isinstance(stage, SFTStage):
+        return {**common, "assistant_only_loss": True, "packing": stage.packing, "padding_free": stage.packing,
+                "train_sampling_strategy": "group_by_length" if stage.group_by_length else "random"}
+    return {**common, "beta": stage.beta, "loss_type": [stage.loss_type]}
 
 
 def _train(trainer: Any, name: str, stage_dir: Path, tokenizer: PreTrainedTokenizerBase) -> tuple[StageResult, Any]:
@@ -112,68 +123,28 @@ def _train(trainer: Any, name: str, stage_dir: Path, tokenizer: PreTrainedTokeni
     return result, trainer.model
 
 
-def sft_arguments(stage: SFTStage, common: dict[str, Any]) -> dict[str, Any]:
-    """SFTConfig fields: loss on the assistant's tokens only, and the batching options of ``stage``.
-
-    Packing is padding-free: TRL passes each packed example's ``position_ids`` without an attention mask,
-    and transformers turns restarting positions into a block-diagonal mask, so examples do not attend to
-    each other with SDPA or eager attention too, not only FlashAttention (tested)."""
-    return {**common, "assistant_only_loss": True, "packing": stage.packing, "padding_free": stage.packing,
-            "train_sampling_strategy": "group_by_length" if stage.group_by_length else "random"}
-
-
-def dpo_arguments(stage: DPOStage, common: dict[str, Any]) -> dict[str, Any]:
-    """DPOConfig fields from ``stage``. No padding-free option: TRL 1.16's DPOTrainer turns it off."""
-    return {**common, "beta": stage.beta, "loss_type": [stage.loss_type]}
-
-
-def run_sft(
+def run_stage(
+    stage: SFTStage | DPOStage,
+    setup: TrainingSetup,
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     dataset: Dataset,
-    stage: SFTStage,
     stage_dir: Path,
-    common: dict[str, Any],
-    peft_config: Any | None,
-    callbacks: list[TrainerCallback],
+    *,
+    peft_config: Any | None = None,
+    callbacks: Sequence[TrainerCallback] = (),
 ) -> tuple[StageResult, PreTrainedModel]:
-    """Supervised fine-tuning on conversations with tools; loss on the assistant's tokens only."""
-    from trl import SFTConfig, SFTTrainer
+    """Train one stage (``spec.sft`` or ``spec.dpo``) in ``stage_dir``, resuming from its last checkpoint.
 
-    args = SFTConfig(**sft_arguments(stage, common))
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=callbacks,
-    )
-    return _train(trainer, "sft", stage_dir, tokenizer)
+    SFT: supervised fine-tuning on conversations with tools, loss on the assistant's tokens only. DPO: on
+    preference pairs; ``model`` is the SFT result, a PeftModel carrying the SFT adapter (TRL keeps a frozen
+    copy of it as the reference) or a full model (TRL copies it as the reference). ``peft_config`` starts a
+    fresh adapter (None: train ``model`` as it is)."""
+    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
-
-def run_dpo(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    dataset: Dataset,
-    stage: DPOStage,
-    stage_dir: Path,
-    common: dict[str, Any],
-    peft_config: Any | None,
-    callbacks: list[TrainerCallback],
-) -> tuple[StageResult, PreTrainedModel]:
-    """DPO on preference pairs. ``model`` is the SFT result: a PeftModel carrying the SFT adapter (TRL keeps
-    a frozen copy of it as the reference) or a full model (TRL copies it as the reference)."""
-    from trl import DPOConfig, DPOTrainer
-
-    args = DPOConfig(**dpo_arguments(stage, common))
-    trainer = DPOTrainer(
-        model=model,
-        ref_model=None,
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=callbacks,
-    )
-    return _train(trainer, "dpo", stage_dir, tokenizer)
+    arguments = training_arguments(stage, stage_dir, setup)
+    common = {"model": model, "train_dataset": dataset, "processing_class": tokenizer, "peft_config": peft_config,
+              "callbacks": list(callbacks)}
+    if isinstance(stage, SFTStage):
+        return _train(SFTTrainer(args=SFTConfig(**arguments), **common), "sft", stage_dir, tokenizer)
+    return _train(DPOTrainer(args=DPOConfig(**arguments), ref_model=None, **common), "dpo", stage_dir, tokenizer)
