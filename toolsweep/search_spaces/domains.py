@@ -31,7 +31,6 @@ __all__ = [
     "brief_repr",
     "is_expression",
     "parse_expression",
-    "perturbable_paths",
     "searcher_conflicts",
 ]
 
@@ -226,10 +225,3 @@ def searcher_conflicts(space: dict[str, Domain], algorithm: str) -> list[str]:
         return [path for path, domain in space.items() if isinstance(domain, Grid)]
     return []
 
-
-def perturbable_paths(space: dict[str, Domain]) -> list[str]:
-    """Paths PBT/PB2 may perturb mid-training: continuous (uniform/loguniform) learning rates and beta."""
-    return [
-        path for path, domain in space.items()
-        if isinstance(domain, (Uniform, LogUniform)) and path.endswith(("learning_rate", "beta"))
-    ]

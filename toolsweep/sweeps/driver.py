@@ -46,7 +46,7 @@ def _new_tuner(sweep: Sweep, trainable: Any, run_dir: str | Path) -> Any:
     search = spec.search
     search_alg, param_space = build_searcher(search, sweep.space)
     horizon = max_reports(spec.sft.max_steps, spec.sft.eval_every, spec.dpo.max_steps, spec.dpo.eval_every)
-    scheduler = build_scheduler(search, sweep.space, horizon)
+    scheduler = build_scheduler(search, horizon)
     return tune.Tuner(
         trainable,
         param_space=param_space,
