@@ -131,7 +131,7 @@ def _run_rejects(space: dict, algorithm: str, scheduler: str) -> bool:
     from toolsweep.config.schema import SearchConfig
     from toolsweep.errors import UserError
     from toolsweep.sweeps.searchers import build_scheduler
-    from toolsweep.sweeps.space import to_tune_space
+    from toolsweep.sweeps.tune_domains import to_tune_space
 
     try:
         if space:

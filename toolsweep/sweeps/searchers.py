@@ -11,7 +11,7 @@ from typing import Any
 
 from toolsweep.config.schema import SearchConfig
 from toolsweep.search_spaces.domains import Domain
-from toolsweep.sweeps.space import OptunaDefineByRun, to_tune_space
+from toolsweep.sweeps.tune_domains import OptunaDefineByRun, to_tune_space
 
 __all__ = ["build_scheduler", "build_searcher", "max_reports"]
 
@@ -25,7 +25,7 @@ def build_searcher(search: SearchConfig, space: dict[str, Domain]) -> tuple[Any,
 
         # Ray ignores TuneConfig.max_concurrent_trials for this generator; it has its own limit.
         generator = BasicVariantGenerator(random_state=search.seed, max_concurrent=search.max_concurrent_trials or 0)
-        return generator, to_tune_space(space, search.algorithm)
+        return generator, to_tune_space(space, search.algorithm, search.seed)
     if search.algorithm == "optuna":
         import optuna
         from ray.tune.search.optuna import OptunaSearch
