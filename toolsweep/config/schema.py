@@ -176,7 +176,8 @@ class SearchConfig(_Section):
     metric: str = Field("val/exact_match", description="Metric the search optimises.")
     mode: Literal["max", "min"] = Field("max", description="Maximise or minimise the metric.")
     max_concurrent_trials: int | None = Field(None, gt=0, description="Cap on trials running at once.")
-    max_failures: int = Field(1, ge=0, description="Retries of a crashed trial from its last checkpoint.")
+    max_failures: int = Field(1, ge=0, description="Retries of a crashed trial from its last checkpoint. "
+                              "Out-of-memory retries at a smaller micro-batch do not count against it.")
     seed: int = Field(0, description="Seed of the searcher.")
 
     @field_validator("scheduler", mode="before")

@@ -25,6 +25,7 @@ from toolsweep.sweeps.ray_runtime import ensure_ray
 from toolsweep.sweeps.searchers import build_scheduler, build_searcher, max_reports
 from toolsweep.sweeps.summary import summarize
 from toolsweep.sweeps.trainable import make_trainable
+from toolsweep.trainers.oom_retry import ray_max_failures
 
 __all__ = ["EXPERIMENT", "run_sweep"]
 
@@ -70,7 +71,8 @@ def _run_config(sweep: Sweep, run_dir: str | Path) -> Any:
     return tune.RunConfig(
         name=EXPERIMENT,
         storage_path=str(run_dir),
-        failure_config=tune.FailureConfig(max_failures=spec.search.max_failures),
+        # Out-of-memory retries do not spend search.max_failures: Ray allows them too, the trainable counts crashes.
+        failure_config=tune.FailureConfig(max_failures=ray_max_failures(spec, sweep.space)),
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=spec.storage.keep_checkpoints,
             checkpoint_score_attribute=spec.search.metric,
