@@ -57,7 +57,10 @@ def test_a_raising_trial_is_retried_then_failed_and_the_sweep_goes_on(tiny_model
     assert set(by_status) == {"completed", "failed"}
     failed = by_status["failed"]
     assert "no_such_module" in failed["reason"]
-    assert len(_attempts(failed["trial_dir"])) == 2  # the first run and one retry
+    attempts = _attempts(failed["trial_dir"])
+    gave_up = [bool(a.get("gave_up")) for a in attempts]
+    assert gave_up.index(True) == 1  # the first run and one retry trained; the retry's crash was one too many
+    assert all(gave_up[1:])  # restarts Ray still had room for (out-of-memory ones) did not train
     assert summary["best_trial"] == by_status["completed"]["trial_id"]
 
 
