@@ -4,7 +4,8 @@ Each configuration trains a few steps of one stage through the project's own cod
 with ``stages.run_stage``, the model cast to the stage's precision, PEFT LoRA or full fine-tuning) in a fresh
 process, on synthetic conversations that all reach ``max_length`` (the estimate's worst case: every row
 at the limit, padded batches). Measured = the process's peak resident memory (``ru_maxrss``) minus its
-resident memory after the imports, before the model is loaded. Models: the built-in tiny model and a
+resident memory after the imports (DeepSpeed's too, which accelerate imports lazily when the trainer is
+built: 15-26 MiB of code, not training memory), before the model is loaded. Models: the built-in tiny model and a
 larger random Qwen2 built on the fly (vocabulary 16384, so the LM head's tiles matter). One thread, so a
 concurrent job on the machine slows it but does not change the figures.
 
@@ -14,6 +15,7 @@ concurrent job on the machine slows it but does not change the figures.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import resource
 import subprocess
@@ -112,6 +114,8 @@ def child(name: str, steps: int, work: Path) -> dict:
     stage = getattr(spec, stage_name)
     tokenizer = load_tokenizer(spec.model)
     rows = _rows(tokenizer, stage_name, max_length, batch * (steps + 1))
+    if importlib.util.find_spec("deepspeed") is not None:
+        import deepspeed  # noqa: F401  # accelerate imports it when the trainer is built: code, like the imports above
     baseline = _rss_bytes()
     precision = choose_precision(precision_name)
     model = load_base(spec.model, precision.torch_dtype)

@@ -84,7 +84,7 @@ def run_search(method: str, seed: int, space: dict[str, list[float]], rows: dict
         replay_trainable(rows, names),
         param_space=param_space,
         tune_config=tune.TuneConfig(metric="val", mode="max", search_alg=search_alg, num_samples=samples,
-                                    scheduler=build_scheduler(search, domains, reports),
+                                    scheduler=build_scheduler(search, reports),
                                     max_concurrent_trials=1 if algorithm == "optuna" else None),
         run_config=tune.RunConfig(name=f"{method}-{seed}", storage_path=str(storage), verbose=0,
                                   stop=_budget_stop(budget)),

@@ -131,12 +131,12 @@ def _run_rejects(space: dict, algorithm: str, scheduler: str) -> bool:
     from toolsweep.config.schema import SearchConfig
     from toolsweep.errors import UserError
     from toolsweep.sweeps.searchers import build_scheduler
-    from toolsweep.sweeps.space import to_tune_space
+    from toolsweep.sweeps.tune_domains import to_tune_space
 
     try:
         if space:
             to_tune_space(space, algorithm)  # what build_searcher calls for every algorithm
-        build_scheduler(SearchConfig(algorithm=algorithm, scheduler=scheduler), space, max_t=6)
+        build_scheduler(SearchConfig(algorithm=algorithm, scheduler=scheduler), max_t=6)
     except UserError:
         return True
     return False
@@ -153,7 +153,7 @@ EXPRESSIONS = {
 }
 
 
-@pytest.mark.parametrize("scheduler", ["fifo", "asha", "pbt", "pb2"])
+@pytest.mark.parametrize("scheduler", ["fifo", "asha"])
 @pytest.mark.parametrize("algorithm", ["random", "grid", "optuna", "hyperopt"])
 def test_validate_rejects_exactly_the_search_spaces_run_rejects(tmp_path: Path, algorithm: str, scheduler: str) -> None:
     for kind, text in EXPRESSIONS.items():

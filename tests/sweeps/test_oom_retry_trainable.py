@@ -107,13 +107,47 @@ def test_other_failures_are_retried_with_the_same_micro_batch(tiny_model_dir: Pa
             raise failure
 
     calls = _fake_pipeline(monkeypatch, fail)
-    sweep = load_sweep(write_tiny_sweep(tmp_path, tiny_model_dir, "other"))
+    sweep = load_sweep(write_tiny_sweep(tmp_path, tiny_model_dir, "other", search={"max_failures": 2}))
     errors = _attempts_until_done(make_trainable(sweep, tmp_path / "run"), limit=4)
     assert [type(e).__name__ for e in errors] == ["TrialFailure", "ValueError"]  # raised unchanged
     assert len({call[:4] for call in calls}) == 1
     attempts = read_attempts(tmp_path / "run" / "trials" / "trial_0")
     assert [a.get("failure", {}).get("kind") for a in attempts] == ["nan", "exception", None]
     assert not any("retry" in a for a in attempts)
+
+
+def test_out_of_memory_retries_do_not_spend_max_failures(tiny_model_dir: Path, tmp_path: Path, tune_reports: list,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """With search.max_failures 0, an out-of-memory trial still halves its way to a fitting micro-batch."""
+    def fail(spec: Any) -> None:
+        if spec.sft.batch_size > 1:
+            raise OutOfMemoryFailure("out of memory in sft (fake)", "sft")
+
+    calls = _fake_pipeline(monkeypatch, fail)
+    sweep = load_sweep(write_tiny_sweep(tmp_path, tiny_model_dir, "oom0", search={"max_failures": 0}))
+    errors = _attempts_until_done(make_trainable(sweep, tmp_path / "run"), limit=4)
+    assert [call[:2] for call in calls] == [(4, 1), (2, 2), (1, 4)]
+    assert [e.kind for e in errors] == ["oom", "oom"]  # type: ignore[attr-defined]
+    assert tune_reports[-1]["trial/completed"] == 1.0
+
+
+@pytest.mark.parametrize("max_failures", [0, 1])
+def test_a_crash_past_max_failures_ends_the_trial_without_training_again(
+        tiny_model_dir: Path, tmp_path: Path, tune_reports: list, monkeypatch: pytest.MonkeyPatch, max_failures: int) -> None:
+    """Ray may restart the trial again (its budget covers out-of-memory retries too); the restart does not train,
+    it fails with the crash's own reason, and keeps doing so."""
+    def fail(spec: Any) -> None:
+        raise ValueError("boom in the data")
+
+    calls = _fake_pipeline(monkeypatch, fail)
+    sweep = load_sweep(write_tiny_sweep(tmp_path, tiny_model_dir, "crash", search={"max_failures": max_failures}))
+    errors = _attempts_until_done(make_trainable(sweep, tmp_path / "run"), limit=max_failures + 3)
+    assert len(calls) == max_failures + 1  # the first run and max_failures retries; nothing after
+    assert [type(e).__name__ for e in errors] == ["ValueError"] * (max_failures + 1) + ["TrialFailure"] * 2
+    assert all(str(e) == "[exception] ValueError: boom in the data" for e in errors[max_failures + 1:])
+    attempts = read_attempts(tmp_path / "run" / "trials" / "trial_0")
+    assert [bool(a.get("gave_up")) for a in attempts] == [False] * max_failures + [True] * 3
+    assert not tune_reports
 
 
 @pytest.mark.slow

@@ -120,6 +120,17 @@ def test_parts_follow_lora_dpo_zero_and_checkpointing() -> None:
     assert checkpointed.parts["activations"] < lora.parts["activations"] / 5
 
 
+def test_the_runtime_is_the_cuda_context_on_a_gpu_and_pytorchs_cpu_state_on_a_cpu() -> None:
+    from toolsweep.trainers.memory_estimate import CPU_RUNTIME_BYTES, CUDA_CONTEXT_BYTES
+
+    arch = architecture_from_config(KNOWN_CONFIGS["Qwen/Qwen2.5-0.5B-Instruct"], "test")
+    spec = SweepSpec()
+    cpu = stage_memory(arch, spec, "sft", Hardware(cuda=False, half=False, checkpointing=False, zero_stage=0, workers=1))
+    gpu = stage_memory(arch, spec, "sft", Hardware(cuda=True, half=False, checkpointing=False, zero_stage=0, workers=1))
+    assert cpu.parts["CPU runtime"] == CPU_RUNTIME_BYTES and "CUDA context" not in cpu.parts
+    assert gpu.parts["CUDA context"] == CUDA_CONTEXT_BYTES and "CPU runtime" not in gpu.parts
+
+
 def test_hardware_follows_the_project_rules() -> None:
     gpu = SweepSpec.model_validate({"resources": {"gpus_per_trial": 0.5}})
     assert hardware_for(gpu, 10**9).checkpointing and not hardware_for(gpu, 10**8).checkpointing

@@ -65,6 +65,17 @@ def test_spec_budget_and_ray_failures() -> None:
     assert (smaller.dpo.batch_size, smaller.dpo.gradient_accumulation_steps) == (4, 2)
     no_dpo = SweepSpec.model_validate({"dpo": {"enabled": False}, "sft": {"batch_size": 4}})
     assert list(micro_batches(no_dpo)) == ["sft"] and oom_retry_budget(no_dpo) == 2
+    assert ray_max_failures(no_dpo) == 1 + 2
+
+
+def test_ray_allows_the_halvings_of_the_largest_searched_micro_batch() -> None:
+    """Ray's one budget serves every trial, so it covers the largest micro-batch the search space can give."""
+    from toolsweep.search_spaces import Choice, RandInt
+
+    spec = SweepSpec.model_validate({"sft": {"batch_size": 4}, "dpo": {"enabled": False}, "search": {"max_failures": 0}})
+    assert ray_max_failures(spec, {"sft.batch_size": Choice((2, 16))}) == 4  # 16 -> 8 -> 4 -> 2 -> 1
+    assert ray_max_failures(spec, {"sft.batch_size": RandInt(1, 12)}) == 3  # 8 at most: 8 -> 4 -> 2 -> 1
+    assert ray_max_failures(spec, {"dpo.enabled": Choice((True, False))}) == 2 + 3  # and DPO's default 8
 
 
 def _write(trial_dir: Path, records: list[dict]) -> None:

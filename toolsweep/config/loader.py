@@ -32,7 +32,6 @@ from toolsweep.search_spaces.domains import (
     brief_repr,
     is_expression,
     parse_expression,
-    perturbable_paths,
     searcher_conflicts,
 )
 
@@ -219,8 +218,8 @@ def _check_conditionals(spec: SweepSpec, space: dict[str, Domain], file: str, li
 
 
 def _check_search(spec: SweepSpec, space: dict[str, Domain], file: str, lines: dict[Loc, int]) -> list[Problem]:
-    """What Ray would refuse only once the sweep starts: an expression the searcher cannot run, PBT/PB2
-    with nothing to perturb. Reported here so ``toolsweep validate`` passing means ``run`` can start."""
+    """What Ray would refuse only once the sweep starts: an expression the searcher cannot run. Reported here
+    so ``toolsweep validate`` passing means ``run`` can start."""
     found = []
     algorithm = spec.search.algorithm
     for path in searcher_conflicts(space, algorithm):
@@ -232,12 +231,6 @@ def _check_search(spec: SweepSpec, space: dict[str, Domain], file: str, lines: d
             message = (f"{{grid: [...]}} runs every value, which search.algorithm: {algorithm} cannot (it samples); "
                        "use {choice: [...]} here, or algorithm grid or random")
         found.append(Problem(file, path, message, _line_of(_split(path), lines)))
-    scheduler = spec.search.scheduler
-    if scheduler in ("pbt", "pb2") and not perturbable_paths(space):
-        message = (f"{scheduler} perturbs learning rates or dpo.beta mid-training, but none is searched as a range; "
-                   "give sft.learning_rate, dpo.learning_rate or dpo.beta a {uniform: [...]} or {loguniform: [...]}, "
-                   "or use scheduler asha")
-        found.append(Problem(file, "search.scheduler", message, _line_of(("search", "scheduler"), lines)))
     return found
 
 

@@ -159,21 +159,38 @@ class EvalConfig(_Section):
 class SchedulerConfig(_Section):
     grace_period: int = Field(1, gt=0, description="ASHA: reports before a trial may be stopped.")
     reduction_factor: float = Field(2.0, gt=1, description="ASHA: keep 1/reduction_factor per rung.")
-    perturbation_interval: int = Field(2, gt=0, description="PBT/PB2: reports between perturbations.")
+
+
+# Population-based training was offered once; a file that still names it is told why not (README, schedulers).
+_REMOVED_SCHEDULERS = ("pbt", "pb2")
 
 
 class SearchConfig(_Section):
     algorithm: Literal["random", "grid", "optuna", "hyperopt"] = Field(
         "optuna", description="Searcher: random, grid, optuna (TPE) or hyperopt."
     )
-    scheduler: Literal["fifo", "asha", "pbt", "pb2"] = Field("asha", description="Trial scheduler.")
+    scheduler: Literal["fifo", "asha"] = Field(
+        "asha", description="Trial scheduler: fifo runs every trial to the end, asha stops poor ones early.")
     scheduler_options: SchedulerConfig = Field(default_factory=SchedulerConfig, description="Scheduler knobs.")
     num_samples: int = Field(8, gt=0, description="Trials to run (times each grid point).")
     metric: str = Field("val/exact_match", description="Metric the search optimises.")
     mode: Literal["max", "min"] = Field("max", description="Maximise or minimise the metric.")
     max_concurrent_trials: int | None = Field(None, gt=0, description="Cap on trials running at once.")
-    max_failures: int = Field(1, ge=0, description="Retries of a crashed trial from its last checkpoint.")
+    max_failures: int = Field(1, ge=0, description="Retries of a crashed trial from its last checkpoint. "
+                              "Out-of-memory retries at a smaller micro-batch do not count against it.")
     seed: int = Field(0, description="Seed of the searcher.")
+
+    @field_validator("scheduler", mode="before")
+    @classmethod
+    def _no_population_based_training(cls, value: object) -> object:
+        if value in _REMOVED_SCHEDULERS:
+            raise ValueError(
+                f"{value} is not offered: its exploit step would continue a trial from another trial's weights, but "
+                "SFT stages are shared between trials under a key that includes their learning rate, DPO would need "
+                "the source trial's SFT model as its reference, and a resumed Trainer keeps its old learning rate; "
+                "use scheduler asha (stops poor trials early) or fifo, and search learning rates with "
+                "search.algorithm optuna")
+        return value
 
 
 class ResourcesConfig(_Section):

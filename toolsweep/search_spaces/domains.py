@@ -2,13 +2,13 @@
 
 A sweep file may replace any scalar field with a one-key mapping such as ``{choice: [8, 16, 32]}`` or
 ``{loguniform: [1e-5, 1e-3]}``. This module parses those mappings into small dataclasses that know nothing
-about Ray or Optuna: ``toolsweep.sweeps`` turns them into Ray Tune domains and
-``toolsweep.search_spaces.optuna_space`` into Optuna distributions. Keeping the space as data lets the
-config validator check every candidate value against the field's own type and bounds before any trial runs.
+about Ray or Optuna: ``toolsweep.sweeps.tune_domains`` turns them into Ray Tune domains (``to_tune_space``)
+and into an Optuna define-by-run space (``OptunaDefineByRun``). Keeping the space as data lets the config
+loader check every candidate value against the field's own type and bounds before any trial runs.
 
-Bounds, stated once because Ray is inconsistent about them: ``uniform``/``loguniform`` sample the closed
-interval ``[low, high]``; ``randint`` and ``qrandint`` include BOTH ends (Ray's ``tune.randint`` excludes
-the upper one, the adapter adds 1).
+Bounds, stated once because Ray is inconsistent about them: ``uniform``/``loguniform``/``quniform`` sample
+the closed interval ``[low, high]``; ``randint`` includes BOTH ends (Ray's ``tune.randint`` excludes the
+upper one, so ``to_tune_domain`` adds 1; Optuna's ``suggest_int`` includes it already).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ __all__ = [
     "brief_repr",
     "is_expression",
     "parse_expression",
-    "perturbable_paths",
     "searcher_conflicts",
 ]
 
@@ -218,7 +217,7 @@ def searcher_conflicts(space: dict[str, Domain], algorithm: str) -> list[str]:
 
     Grid search enumerates, so it needs finite candidates (``choice``/``grid``); Optuna and HyperOpt
     sample, so a ``grid`` (run every value) means nothing to them. The config loader reports these at
-    ``toolsweep validate`` and ``toolsweep.sweeps.space`` again when it builds Ray's space.
+    ``toolsweep validate`` and ``toolsweep.sweeps.tune_domains`` again when it builds Ray's space.
     """
     if algorithm == "grid":
         return [path for path, domain in space.items() if not isinstance(domain, (Choice, Grid))]
@@ -226,10 +225,3 @@ def searcher_conflicts(space: dict[str, Domain], algorithm: str) -> list[str]:
         return [path for path, domain in space.items() if isinstance(domain, Grid)]
     return []
 
-
-def perturbable_paths(space: dict[str, Domain]) -> list[str]:
-    """Paths PBT/PB2 may perturb mid-training: continuous (uniform/loguniform) learning rates and beta."""
-    return [
-        path for path, domain in space.items()
-        if isinstance(domain, (Uniform, LogUniform)) and path.endswith(("learning_rate", "beta"))
-    ]

@@ -26,6 +26,7 @@ from toolsweep.sweeps.ray_runtime import ensure_ray
 from toolsweep.sweeps.results import summarize
 from toolsweep.sweeps.searchers import build_scheduler, build_searcher, max_reports
 from toolsweep.sweeps.trainable import make_trainable
+from toolsweep.trainers.oom_retry import ray_max_failures
 
 __all__ = ["EXPERIMENT", "run_sweep"]
 
@@ -47,7 +48,7 @@ def _new_tuner(sweep: Sweep, trainable: Any, run_dir: str | Path) -> Any:
     search = spec.search
     search_alg, param_space = build_searcher(search, sweep.space)
     horizon = max_reports(spec.sft.max_steps, spec.sft.eval_every, spec.dpo.max_steps, spec.dpo.eval_every)
-    scheduler = build_scheduler(search, sweep.space, horizon)
+    scheduler = build_scheduler(search, horizon)
     return tune.Tuner(
         trainable,
         param_space=param_space,
@@ -71,7 +72,8 @@ def _run_config(sweep: Sweep, run_dir: str | Path) -> Any:
     return tune.RunConfig(
         name=EXPERIMENT,
         storage_path=str(run_dir),
-        failure_config=tune.FailureConfig(max_failures=spec.search.max_failures),
+        # Out-of-memory retries do not spend search.max_failures: Ray allows them too, the trainable counts crashes.
+        failure_config=tune.FailureConfig(max_failures=ray_max_failures(spec, sweep.space)),
         checkpoint_config=tune.CheckpointConfig(
             num_to_keep=spec.storage.keep_checkpoints,
             checkpoint_score_attribute=spec.search.metric,

@@ -1,7 +1,7 @@
 """Searchers and schedulers chosen by name from the sweep file; Ray and Optuna do the real work.
 
 Every searcher is Ray Tune's own (BasicVariantGenerator for random and grid, OptunaSearch with a seeded
-TPE sampler, HyperOptSearch); every scheduler is Ray's (FIFO, ASHA, PBT, PB2). This module only maps our
+TPE sampler, HyperOptSearch); every scheduler is Ray's (FIFO, ASHA). This module only maps our
 typed ``search`` section onto their constructors and says clearly when a combination cannot work.
 """
 
@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from toolsweep.config.schema import SearchConfig
-from toolsweep.errors import UserError
-from toolsweep.search_spaces.domains import Domain, perturbable_paths
-from toolsweep.sweeps.space import OptunaDefineByRun, to_tune_space
+from toolsweep.search_spaces.domains import Domain
+from toolsweep.sweeps.tune_domains import OptunaDefineByRun, to_tune_space
 
 __all__ = ["build_scheduler", "build_searcher", "max_reports"]
 
@@ -26,7 +25,7 @@ def build_searcher(search: SearchConfig, space: dict[str, Domain]) -> tuple[Any,
 
         # Ray ignores TuneConfig.max_concurrent_trials for this generator; it has its own limit.
         generator = BasicVariantGenerator(random_state=search.seed, max_concurrent=search.max_concurrent_trials or 0)
-        return generator, to_tune_space(space, search.algorithm)
+        return generator, to_tune_space(space, search.algorithm, search.seed)
     if search.algorithm == "optuna":
         import optuna
         from ray.tune.search.optuna import OptunaSearch
@@ -49,43 +48,18 @@ def max_reports(sft_steps: int, sft_every: int, dpo_steps: int, dpo_every: int) 
     return max(1, -(-sft_steps // sft_every) + -(-dpo_steps // dpo_every) + 1)
 
 
-def _mutations(space: dict[str, Domain]) -> dict[str, Any]:
-    """PBT/PB2 perturb the continuous knobs that make sense mid-training: learning rates and beta.
-
-    The rule lives in ``perturbable_paths`` so that ``toolsweep validate`` refuses exactly what this refuses."""
-    from toolsweep.sweeps.space import to_tune_domain
-
-    keys = perturbable_paths(space)
-    if not keys:
-        raise UserError("search.scheduler: pbt/pb2 need a uniform/loguniform learning_rate or dpo.beta to perturb")
-    return {key: to_tune_domain(space[key]) for key in keys}
-
-
-def build_scheduler(search: SearchConfig, space: dict[str, Domain], max_t: int) -> Any:
+def build_scheduler(search: SearchConfig, max_t: int) -> Any:
+    """FIFO or ASHA; ``max_t`` is a full trial's reports (``max_reports``)."""
     options = search.scheduler_options
     if search.scheduler == "fifo":
         from ray.tune.schedulers import FIFOScheduler
 
         return FIFOScheduler()
-    if search.scheduler == "asha":
-        from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.schedulers import ASHAScheduler
 
-        return ASHAScheduler(
-            time_attr="training_iteration",
-            max_t=max_t,
-            grace_period=min(options.grace_period, max_t),
-            reduction_factor=options.reduction_factor,
-        )
-    if search.scheduler == "pbt":
-        from ray.tune.schedulers import PopulationBasedTraining
-
-        return PopulationBasedTraining(
-            time_attr="training_iteration",
-            perturbation_interval=options.perturbation_interval,
-            hyperparam_mutations=_mutations(space),
-            synch=False,
-        )
-    from ray.tune.schedulers.pb2 import PB2
-
-    bounds = {key: [space[key].low, space[key].high] for key in _mutations(space)}  # type: ignore[union-attr]
-    return PB2(time_attr="training_iteration", perturbation_interval=options.perturbation_interval, hyperparam_bounds=bounds)
+    return ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=max_t,
+        grace_period=min(options.grace_period, max_t),
+        reduction_factor=options.reduction_factor,
+    )

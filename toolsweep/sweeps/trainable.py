@@ -10,7 +10,10 @@ A trial that runs out of memory in a training stage is retried by Ray with half 
 and twice its gradient accumulation (``trainers.oom_retry``): the attempt records the plan in
 ``attempts.jsonl`` and re-raises, so its process ends and frees the memory; the next attempt reads the plan
 and resumes from the last checkpoint. The SFT stage keeps the cache key of the sweep's own recipe, so the
-retry finds its checkpoints and other trials with that recipe reuse the result.
+retry finds its checkpoints and other trials with that recipe reuse the result. Those retries do not spend
+``search.max_failures``: Ray allows that plus every halving, and the trainable counts ordinary crashes in
+``attempts.jsonl`` itself; the crash that goes past ``search.max_failures`` marks the trial given up, and any
+restart Ray still makes ends at once with that crash's reason.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from toolsweep.errors import TrialFailure
 from toolsweep.trainers.oom_retry import (
     MicroBatch,
     complete_last_attempt,
+    crashes,
     given_up,
     next_micro_batches,
     planned_micro_batches,
@@ -100,11 +104,12 @@ def _failure_of(exc: BaseException) -> TrialFailure | None:
     return next((f for f in found if f.kind == "oom"), found[0] if found else None)
 
 
-def _after_failure(trial_dir: Path, exc: BaseException, plan: dict[str, MicroBatch]) -> BaseException:
+def _after_failure(trial_dir: Path, exc: BaseException, plan: dict[str, MicroBatch], max_failures: int) -> BaseException:
     """Complete this attempt's record with why it failed and what the next attempt does; return what to raise.
 
     Out of memory in a training stage: the next attempt halves that stage's micro-batch (the record's
-    ``retry``), and the error raised says so; at a micro-batch of 1 the trial gives up with reason ``oom``."""
+    ``retry``), and the error raised says so; at a micro-batch of 1 the trial gives up with reason ``oom``.
+    Any other failure is a crash: once there are more than ``max_failures`` of them, the trial gives up."""
     failure = _failure_of(exc)
     kind = failure.kind if failure is not None else "exception"
     stage = getattr(failure, "stage", None)
@@ -117,12 +122,14 @@ def _after_failure(trial_dir: Path, exc: BaseException, plan: dict[str, MicroBat
         record["retry"] = {name: micro.as_list() for name, micro in following.items()}
         raised = TrialFailure("oom", f"{stage}: out of memory at micro-batch {now.batch_size}; the next attempt resumes "
                               f"from the last checkpoint at micro-batch {then.batch_size} x {then.gradient_accumulation_steps} "
-                              f"accumulation (same effective batch {then.effective}), if search.max_failures leaves a retry")
+                              f"accumulation (same effective batch {then.effective})")
     elif kind == "oom" and stage in plan:
         record["gave_up"] = True
         raised = TrialFailure("oom", f"{stage}: out of memory even at micro-batch 1 ({message}); lower {stage}.max_length, "
                               "train LoRA instead of the full model, or request more memory (resources.gpus_per_trial)")
         record["failure"]["message"] = raised.message
+    elif crashes(read_attempts(trial_dir)) + 1 > max_failures:  # this attempt's line is not complete yet
+        record["gave_up"] = True
     complete_last_attempt(trial_dir, record)
     return raised
 
@@ -155,10 +162,10 @@ def make_trainable(sweep: Sweep, run_dir: Path | RunStorage, wandb_settings: Any
         spec = with_micro_batches(recipe, plan)
         _record_attempt(trial_dir, values, reused=finished is not None, plan=plan)
         gave_up = given_up(attempts) if finished is None else None
-        if gave_up is not None:  # Ray retries every failure while search.max_failures allows: do not train again
+        if gave_up is not None:  # Ray's budget covers every halving as well: a restart past ours does not train
             complete_last_attempt(trial_dir, {"ended": time.time(), "failure": gave_up, "gave_up": True})
             workspace.push()
-            raise TrialFailure("oom", gave_up["message"])
+            raise TrialFailure(gave_up["kind"], gave_up["message"])
         if finished is not None:
             # Tune saves its state every ~10 s: a trial that finished just before the driver was killed
             # is restarted on --resume. Its result is on disk, so report it instead of training again.
@@ -182,7 +189,7 @@ def make_trainable(sweep: Sweep, run_dir: Path | RunStorage, wandb_settings: Any
             result = run_pipeline(spec, trial_dir, reporter, sft_dir=sft_dir, evaluate_test=True, sft_lock=sft_lock)
             reporter.final(result.metrics, result.model_dir)
         except Exception as exc:  # the trial's W&B run ends as failed; Tune still sees the error
-            raised = _after_failure(trial_dir, exc, plan)
+            raised = _after_failure(trial_dir, exc, plan, recipe.search.max_failures)
             workspace.push()
             if hasattr(reporter, "close"):
                 reporter.close(error=raised)

@@ -6,12 +6,15 @@ Why plain functions here: the policy depends only on the failure and the current
 tested without Ray or torch, and the report reads the same records without either. The sweep's trainable
 (``sweeps.trainable``) applies it across attempts. Memory is released between attempts because the attempt
 that ran out of memory ends: the trainable re-raises, and Ray Tune restarts the trial in a fresh actor
-process. Those restarts are Ray's trial retries, so each one counts against ``search.max_failures``;
-``ray_max_failures`` is that plus the halvings a trial may need.
+process. Those restarts are Ray's trial retries, but they do not spend the user's crash budget: Ray is given
+``ray_max_failures`` (``search.max_failures`` plus every halving a trial may need), and the trainable holds
+ordinary crashes to ``search.max_failures`` itself, counting them in the attempts (``crashes``): past it, the
+next attempt ends the trial with the crash's reason instead of training again (``given_up``).
 
 The record is ``attempts.jsonl`` in the trial's directory: one line per start of the trial, holding the
 micro-batches it trained with; when an attempt fails, its line is completed with the failure and either the
-micro-batches of the next attempt (``retry``) or ``gave_up``.
+micro-batches of the next attempt (``retry``) or ``gave_up`` (out of memory at a micro-batch of 1, or one crash
+more than ``search.max_failures`` allows).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from toolsweep.config.schema import SweepSpec
+from toolsweep.search_spaces.domains import Domain
 
-__all__ = ["ATTEMPTS_FILE", "STAGES", "MicroBatch", "complete_last_attempt", "describe_retries", "given_up",
+__all__ = ["ATTEMPTS_FILE", "STAGES", "MicroBatch", "complete_last_attempt", "crashes", "describe_retries", "given_up",
            "micro_batches", "next_micro_batches", "oom_retry_budget", "planned_micro_batches", "ray_max_failures",
            "read_attempts", "smaller_micro_batch", "with_micro_batches"]
 
@@ -82,19 +86,34 @@ def next_micro_batches(kind: str, stage: str | None, current: dict[str, MicroBat
     return None if smaller is None else {**current, stage: smaller}
 
 
-def oom_retry_budget(spec: SweepSpec) -> int:
-    """How many out-of-memory retries a trial of ``spec`` can take at most (every halving of every stage)."""
+def _halvings(batch_size: int) -> int:
+    """How many times ``smaller_micro_batch`` can shrink a micro-batch of ``batch_size`` before it reaches 1."""
     count = 0
-    for micro in micro_batches(spec).values():
-        step: MicroBatch | None = micro
-        while (step := smaller_micro_batch(step)) is not None:
-            count += 1
+    step: MicroBatch | None = MicroBatch(batch_size, 1)
+    while (step := smaller_micro_batch(step)) is not None:
+        count += 1
     return count
 
 
-def ray_max_failures(spec: SweepSpec) -> int:
-    """The trial restarts Ray Tune should allow: ``search.max_failures`` for crashes plus the halvings."""
-    return spec.search.max_failures + oom_retry_budget(spec)
+def oom_retry_budget(spec: SweepSpec) -> int:
+    """How many out-of-memory retries a trial of ``spec`` can take at most (every halving of every stage)."""
+    return sum(_halvings(micro.batch_size) for micro in micro_batches(spec).values())
+
+
+def ray_max_failures(spec: SweepSpec, space: dict[str, Domain] | None = None) -> int:
+    """The trial restarts Ray Tune should allow: ``search.max_failures`` for crashes plus the halvings, for the
+    largest micro-batch any trial of the search ``space`` may have (a searched ``batch_size``: each halving at
+    least halves it, so at most log2 of its largest candidate). The trainable enforces both limits itself."""
+    space = space or {}
+    budget = spec.search.max_failures
+    for name in STAGES:
+        stage = getattr(spec, name)
+        if not stage.enabled and f"{name}.enabled" not in space:
+            continue
+        searched = space.get(f"{name}.batch_size")
+        largest = max(int(value) for value in searched.candidates()) if searched is not None else stage.batch_size
+        budget += _halvings(largest) if searched is None else max(0, largest.bit_length() - 1)
+    return budget
 
 
 def read_attempts(trial_dir: Path) -> list[dict[str, Any]]:
@@ -121,8 +140,15 @@ def planned_micro_batches(spec: SweepSpec, attempts: list[dict[str, Any]]) -> di
     return plan
 
 
+def crashes(attempts: list[dict[str, Any]]) -> int:
+    """Attempts that failed for a reason a smaller micro-batch does not address: what ``search.max_failures``
+    counts (an out-of-memory retry with a ``retry`` plan does not)."""
+    return sum(1 for attempt in attempts if attempt.get("failure") and not attempt.get("retry"))
+
+
 def given_up(attempts: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The failure of an attempt that gave up (out of memory at a micro-batch of 1), or None."""
+    """The failure of an attempt that gave up (out of memory at a micro-batch of 1, or a crash past
+    ``search.max_failures``), or None: every later attempt ends the trial with it instead of training."""
     return next((attempt["failure"] for attempt in reversed(attempts) if attempt.get("gave_up")), None)
 
 

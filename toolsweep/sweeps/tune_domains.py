@@ -3,13 +3,17 @@
 Keys stay dotted field paths (``"dpo.beta"``), so a trial's config maps straight back onto the sweep
 file through ``Sweep.resolve``. When a stage's ``enabled`` flag is itself searched, that stage's other
 parameters are only sampled for trials where it is on (``tune.sample_from`` for random search,
-define-by-run for Optuna); elsewhere they are None and ignored.
+define-by-run for Optuna); elsewhere they are None and ignored. Ray passes no random state to a
+``sample_from`` function, so those draws come from a generator seeded from ``search.seed``: the same seed
+gives the same trials.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
+import numpy as np
 from ray import tune
 
 from toolsweep.errors import UserError
@@ -24,7 +28,7 @@ from toolsweep.search_spaces.domains import (
     searcher_conflicts,
 )
 
-__all__ = ["OptunaDefineByRun", "condition_of", "to_tune_domain", "to_tune_space"]
+__all__ = ["OptunaDefineByRun", "WhenEnabled", "condition_of", "to_tune_domain", "to_tune_space"]
 
 _STAGES = ("sft", "dpo", "lora")
 
@@ -52,8 +56,30 @@ def to_tune_domain(domain: Domain, grid_choices: bool = False) -> Any:
     return tune.randint(domain.low, domain.high + 1)  # Ray's upper bound is exclusive, ours inclusive
 
 
-def to_tune_space(space: dict[str, Domain], algorithm: str) -> dict[str, Any]:
-    """The Tuner's ``param_space`` for ``algorithm`` (grid: every choice becomes a grid axis)."""
+class WhenEnabled:
+    """A stage parameter sampled only when its stage's searched ``enabled`` flag is on (``tune.sample_from``).
+
+    Ray's ``sample_from`` samplers ignore the searcher's random state, so this draws from its own generator,
+    seeded from ``search.seed`` and the path and advanced once per enabled trial. A class rather than a
+    closure, like ``OptunaDefineByRun``, because Ray pickles the space into its experiment checkpoint."""
+
+    def __init__(self, domain: Any, gate: str, path: str, seed: int) -> None:
+        self.domain = domain
+        self.gate = gate
+        self.rng = np.random.default_rng([seed % 2**32, zlib.crc32(path.encode())])
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> WhenEnabled:
+        return self  # Ray deep-copies the space for every trial; each must advance the one generator
+
+    def __call__(self, spec: Any) -> Any:
+        if not spec.config[self.gate]:  # Ray resolves the gate first (it raises here until then)
+            return None
+        return self.domain.sample(random_state=self.rng)
+
+
+def to_tune_space(space: dict[str, Domain], algorithm: str, seed: int = 0) -> dict[str, Any]:
+    """The Tuner's ``param_space`` for ``algorithm`` (grid: every choice becomes a grid axis); ``seed`` is
+    ``search.seed``, for the parameters sampled only when their stage is on."""
     conflicts = searcher_conflicts(space, algorithm)  # load_sweep reports these first, per field and line
     if conflicts and algorithm == "grid":
         raise UserError(f"search.algorithm: grid needs finite values, but {conflicts} are ranges; use choice/grid there")
@@ -64,8 +90,7 @@ def to_tune_space(space: dict[str, Domain], algorithm: str) -> dict[str, Any]:
         gate = condition_of(path, space)
         sampled = to_tune_domain(domain, grid_choices=algorithm == "grid")
         if gate is not None and algorithm == "random":
-            # Sample only when the gating stage is on; sample_from sees the other resolved values.
-            tuned[path] = tune.sample_from(lambda spec, d=sampled, g=gate: d.sample() if spec.config[g] else None)
+            tuned[path] = tune.sample_from(WhenEnabled(sampled, gate, path, seed))
         else:
             tuned[path] = sampled
     return tuned
