@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from toolsweep.evaluation.generation import DEFAULT_MAX_NEW_TOKENS
+from toolsweep.config.vocabulary import DEFAULT_MAX_NEW_TOKENS
 
 if TYPE_CHECKING:
     from toolsweep.config.loader import Sweep

@@ -8,33 +8,26 @@ cannot clash with metric names) to fill a module.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from toolsweep.config.section import Section as _Section
-from toolsweep.evaluation.metrics import METRIC_NAMES
+from toolsweep.config.vocabulary import (
+    BFCL_CATEGORY_GROUPS,
+    METRIC_NAMES,
+    REJECTION_KINDS,
+    TOOL_CALL_CATEGORIES,
+    RejectionKind,
+    ToolCallCategory,
+)
 
-__all__ = ["BUILTIN_CATEGORIES", "EVAL_SET_ORIGINS", "REJECTION_KINDS", "DataConfig", "DataSource", "EvalSet",
+__all__ = ["EVAL_SET_ORIGINS", "REJECTION_KINDS", "TOOL_CALL_CATEGORIES", "DataConfig", "DataSource", "EvalSet",
            "PreferenceFile"]
-
-BUILTIN_CATEGORIES = ("simple", "multiple", "parallel", "irrelevance", "clarify")
-RejectionKind = Literal[
-    "wrong_tool",
-    "missing_argument",
-    "wrong_type",
-    "wrong_value",
-    "invented_argument",
-    "invented_value",
-    "malformed_json",
-    "spurious_call",
-    "missed_call",
-]
-REJECTION_KINDS: tuple[str, ...] = get_args(RejectionKind)
 
 
 class DataSource(_Section):
-    builtin: Literal["simple", "multiple", "parallel", "irrelevance", "clarify"] | None = Field(
+    builtin: ToolCallCategory | None = Field(
         None, description="A category of the bundled tool-calling data set."
     )
     path: str | None = Field(None, description="A local JSONL file of your own examples.")
@@ -80,11 +73,9 @@ class EvalSet(_Section):
         if self.path is not None and not Path(self.path).expanduser().is_file():
             raise ValueError(f"data file {self.path!r} does not exist")
         if self.bfcl is not None:
-            from toolsweep.evaluation.bfcl import CATEGORY_GROUPS
-
-            unknown = [c for c in self.bfcl if c not in CATEGORY_GROUPS]
+            unknown = [c for c in self.bfcl if c not in BFCL_CATEGORY_GROUPS]
             if unknown or not self.bfcl:
-                raise ValueError(f"bfcl: unknown categories {unknown}; choose from {', '.join(CATEGORY_GROUPS)}")
+                raise ValueError(f"bfcl: unknown categories {unknown}; choose from {', '.join(BFCL_CATEGORY_GROUPS)}")
         if self.bfcl_source is not None and self.bfcl is None:
             raise ValueError("bfcl_source needs bfcl (the categories to read)")
         return self
@@ -107,7 +98,7 @@ class PreferenceFile(_Section):
 
 
 def _default_sources() -> dict[str, DataSource]:
-    return {name: DataSource(builtin=name) for name in BUILTIN_CATEGORIES}
+    return {name: DataSource(builtin=name) for name in TOOL_CALL_CATEGORIES}
 
 
 class DataConfig(_Section):

@@ -17,22 +17,29 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from toolsweep.config.data_schema import (
-    BUILTIN_CATEGORIES,
     EVAL_SET_ORIGINS,
     REJECTION_KINDS,
+    TOOL_CALL_CATEGORIES,
     DataConfig,
     DataSource,
     EvalSet,
     PreferenceFile,
 )
+from toolsweep.config.model_names import (
+    BUILTIN_PREFIX,
+    CHAT_TEMPLATES,
+    FETCHED_MODELS,
+    SHIPPED_MODEL,
+    check_chat_template,
+)
+from toolsweep.config.model_names import check_model_name as _check_model_name
 from toolsweep.config.section import Section as _Section
-from toolsweep.evaluation.generation import DEFAULT_MAX_NEW_TOKENS
-from toolsweep.evaluation.metrics import is_metric_name
+from toolsweep.config.vocabulary import DEFAULT_MAX_NEW_TOKENS, is_metric_name
 
 __all__ = [
-    "BUILTIN_CATEGORIES",
     "EVAL_SET_ORIGINS",
     "REJECTION_KINDS",
+    "TOOL_CALL_CATEGORIES",
     "DPOStage",
     "DataConfig",
     "DataSource",
@@ -52,9 +59,10 @@ __all__ = [
 
 class ModelConfig(_Section):
     name: str = Field(
-        "builtin:tiny-tool-lm",
-        description="Base model: 'builtin:tiny-tool-lm' (shipped, CPU), 'builtin:smollm2-135m-instruct' (fetched "
-        "once from the package registry), a local directory, or a hub id.",
+        BUILTIN_PREFIX + SHIPPED_MODEL,
+        description=f"Base model: '{BUILTIN_PREFIX}{SHIPPED_MODEL}' (shipped, CPU), "
+        f"{', '.join(repr(BUILTIN_PREFIX + name) for name in FETCHED_MODELS)} (fetched once from the "
+        "package registry), a local directory, or a hub id.",
     )
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit) for a hub id.")
     trust_remote_code: bool = Field(
@@ -64,24 +72,19 @@ class ModelConfig(_Section):
                            "not a hyperparameter to search; write true or false"},
     )
     chat_template: str | None = Field(
-        None, description="Replace the model's chat template: 'hermes' or 'smollm2' (built-in templates that "
-        "render tools and mark the assistant's tokens for the loss), or a path to a .jinja file. Default: the "
-        "model's own.",
+        None, description=f"Replace the model's chat template: {' or '.join(map(repr, CHAT_TEMPLATES))} (built-in "
+        "templates that render tools and mark the assistant's tokens for the loss), or a path to a .jinja file. "
+        "Default: the model's own.",
     )
 
     @field_validator("name")
     @classmethod
     def _model_exists(cls, name: str) -> str:
-        from toolsweep.models.registry import check_model_name
-
-        check_model_name(name)  # raises ValueError naming a missing path or an unknown built-in; fetches nothing
-        return name
+        return _check_model_name(name)  # ValueError naming a missing path or an unknown built-in; fetches nothing
 
     @field_validator("chat_template")
     @classmethod
     def _template_exists(cls, value: str | None) -> str | None:
-        from toolsweep.models.chat_templates import check_chat_template
-
         return None if value is None else check_chat_template(value)
 
 

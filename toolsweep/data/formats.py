@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import re
 
+from toolsweep.config.vocabulary import TOOL_CALL_CATEGORIES
+
 FORMATS: tuple[str, ...] = ("auto", "messages", "xlam", "when2call")
 _ROLES = ("system", "user", "assistant", "tool")
 _XLAM_TYPES = {"str": "string", "string": "string", "int": "integer", "integer": "integer",
@@ -230,7 +232,7 @@ def normalise_messages_row(row: dict, default_id: str) -> dict:
         out.append(message)
     category = row.get("category")
     answer = out[-1]
-    if category not in ("simple", "multiple", "parallel", "irrelevance", "clarify") or (
+    if category not in TOOL_CALL_CATEGORIES or (
             category == "clarify" and answer.get("tool_calls")):
         category = infer_category(tools, answer)
     example = {"id": str(row.get("id", default_id)), "category": category, "tools": tools, "messages": out}

@@ -47,7 +47,7 @@ from toolsweep.data.formats import (
     normalise_messages_row,
 )
 from toolsweep.data.reports import DataFileError, DataValidationError, LoadReport, MissingDataFile, RowError
-from toolsweep.data.schema import json_kind, tool_schema_problems, tools_by_name, validate_call
+from toolsweep.data.tool_validation import json_kind, tool_schema_problems, tools_by_name, validate_call
 from toolsweep.data.when2call_format import from_when2call_row, when2call_pair
 
 __all__ = ["DataFileError", "DataValidationError", "LoadReport", "MissingDataFile", "RowError", "load_examples",

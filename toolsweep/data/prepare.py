@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolsweep.config.schema import BUILTIN_CATEGORIES, DataConfig, EvalSet, SweepSpec
+from toolsweep.config.schema import TOOL_CALL_CATEGORIES, DataConfig, EvalSet, SweepSpec
 from toolsweep.data.catalogue import target_tools
 from toolsweep.data.eval_sets import holdout_split, load_eval_set, load_user_rows
 from toolsweep.data.generator import generate_examples
@@ -25,7 +25,7 @@ from toolsweep.data.reports import DataFileError, usable_rows
 
 __all__ = ["EVAL_CATEGORIES", "UNSEEN_PHRASING", "PreparedData", "evaluation_configs", "evaluation_split", "named_test_sets", "prepare_data"]
 
-EVAL_CATEGORIES = dict.fromkeys(BUILTIN_CATEGORIES, 1.0)
+EVAL_CATEGORIES = dict.fromkeys(TOOL_CALL_CATEGORIES, 1.0)
 UNSEEN_PHRASING = "unseen_phrasing"
 """The test slice whose phrasing templates training never saw (metrics ``test/unseen_phrasing/...``)."""
 # Held-out splits do not depend on the sweep's seed: every sweep and trial is scored on the same examples.

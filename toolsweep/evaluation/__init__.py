@@ -3,6 +3,7 @@
 Importing this package does not import torch or transformers; generation imports them on first use.
 """
 
+from toolsweep.config.vocabulary import ERROR_KINDS
 from toolsweep.evaluation.bfcl import (
     CATEGORY_GROUPS,
     DEFAULT_CATEGORIES,
@@ -42,7 +43,7 @@ from toolsweep.evaluation.runner import (
     load_model,
     score_completions,
 )
-from toolsweep.evaluation.scoring import ERROR_KINDS, ExampleResult, score_output
+from toolsweep.evaluation.scoring import ExampleResult, score_output
 from toolsweep.evaluation.tasks import EvalTask, as_tasks
 
 __all__ = [

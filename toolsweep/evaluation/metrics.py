@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolsweep.evaluation.scoring import ERROR_KINDS, ExampleResult
+from toolsweep.config.vocabulary import ERROR_KINDS, METRIC_NAMES, is_metric_name
+from toolsweep.config.vocabulary import HEADLINE_METRIC as HEADLINE
+from toolsweep.evaluation.scoring import ExampleResult
 
-HEADLINE = "exact_match"
-METRIC_NAMES: tuple[str, ...] = (HEADLINE, "tool_selection", "arg_precision", "arg_recall", "arg_f1", "well_formed",
-                                 "irrelevance_accuracy", "n_examples")
-"""Every key of :meth:`EvalMetrics.to_flat_dict` except ``exact_match/<category>`` and ``errors/<kind>``."""
+__all__ = ["HEADLINE", "METRIC_NAMES", "EvalMetrics", "Metric", "aggregate", "failure_record", "is_metric_name",
+           "test_set_keys", "write_failures"]
 
 
 def test_set_keys(keys: Iterable[str]) -> list[str]:
@@ -35,16 +35,6 @@ def test_set_keys(keys: Iterable[str]) -> list[str]:
         if len(parts) == 3 and parts[0] == "test" and parts[2] == HEADLINE and key not in found:
             found.append(key)
     return found
-
-
-def is_metric_name(name: str) -> bool:
-    """Whether an evaluation reports ``name`` (when its data has the category): what a sweep may optimise."""
-    head, _, rest = name.partition("/")
-    if head == HEADLINE and rest:
-        return True  # exact_match/<category>: categories depend on the data
-    if head == "errors":
-        return rest in ERROR_KINDS
-    return name in METRIC_NAMES
 
 
 @dataclass(frozen=True)

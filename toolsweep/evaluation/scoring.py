@@ -53,31 +53,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from toolsweep.evaluation.bfcl_rules import WRONG_TYPE, WRONG_VALUE, check_argument
-from toolsweep.evaluation.parsing import ParsedOutput, ToolCall
-
-WRONG_TOOL = "wrong_tool"
-MISSING_ARGUMENT = "missing_argument"
-UNEXPECTED_ARGUMENT = "unexpected_argument"
-MALFORMED = "malformed"
-SPURIOUS_CALL = "spurious_call"
-MISSED_CALL = "missed_call"
-SHOULD_HAVE_ASKED = "should_have_asked"
-ASKED_NEEDLESSLY = "asked_needlessly"
-CLARIFY = "clarify"
-"""The category whose right answer is a question for a missing required argument (When2Call's "ask")."""
-ERROR_KINDS: tuple[str, ...] = (
-    WRONG_TOOL,
-    MISSING_ARGUMENT,
-    UNEXPECTED_ARGUMENT,
-    WRONG_TYPE,
-    WRONG_VALUE,
-    MALFORMED,
-    SPURIOUS_CALL,
-    MISSED_CALL,
-    SHOULD_HAVE_ASKED,
+from toolsweep.config.vocabulary import (
     ASKED_NEEDLESSLY,
+    CLARIFY,
+    MALFORMED,
+    MISSED_CALL,
+    MISSING_ARGUMENT,
+    SHOULD_HAVE_ASKED,
+    SPURIOUS_CALL,
+    UNEXPECTED_ARGUMENT,
+    WRONG_TOOL,
 )
+from toolsweep.evaluation.bfcl_rules import check_argument
+from toolsweep.evaluation.parsing import ParsedOutput, ToolCall
 
 GroundTruth = list[dict[str, dict[str, list[Any]]]]
 
