@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from toolsweep.config.schema import DataConfig, EvalSet
+from toolsweep.data.bfcl import load_bfcl
 from toolsweep.data.checks import load_hub_report
 from toolsweep.data.loaders import load_jsonl
 from toolsweep.data.reports import DataFileError, DataValidationError, LoadReport, usable_rows
@@ -110,7 +111,7 @@ def eval_command(model: str, config: EvalSet, default_n: int, max_new_tokens: in
 
 def load_eval_set(where: str, config: EvalSet, data: DataConfig, default_n: int,
                   held: list[dict[str, Any]] | None = None) -> list[Any]:
-    """The rows of one evaluation set: contract examples, or :class:`EvalTask` for BFCL. ``held`` is this set's
+    """The rows of one evaluation set: contract examples, or :class:`~toolsweep.data.eval_task.EvalTask` for BFCL. ``held`` is this set's
     share of the holdout when ``config.holdout`` is set."""
     if config.builtin is not None:
         from toolsweep.data.prepare import evaluation_split
@@ -124,7 +125,5 @@ def load_eval_set(where: str, config: EvalSet, data: DataConfig, default_n: int,
                                 "raise the fraction or add data")
         return _cap(held, config.examples)
     if config.bfcl is not None:
-        from toolsweep.evaluation.bfcl import load_bfcl
-
         return load_bfcl(config.bfcl, source=config.bfcl_source, limit=config.examples)
     return _cap(load_user_rows(where, config, data.strict), config.examples)

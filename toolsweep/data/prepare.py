@@ -18,7 +18,7 @@ from toolsweep.config.schema import TOOL_CALL_CATEGORIES, DataConfig, EvalSet, S
 from toolsweep.data.catalogue import target_tools
 from toolsweep.data.eval_sets import holdout_split, load_eval_set, load_user_rows
 from toolsweep.data.generator import generate_examples
-from toolsweep.data.loaders import load_preference_jsonl
+from toolsweep.data.loaders import load_preference_jsonl, load_when2call_mcq
 from toolsweep.data.mix import Source, builtin_sources, sample_mix
 from toolsweep.data.preferences import make_preference_pairs
 from toolsweep.data.reports import DataFileError, usable_rows
@@ -132,8 +132,6 @@ def _file_pairs(data: DataConfig, seed: int) -> list[dict[str, Any]]:
 def _when2call_items(spec: SweepSpec) -> list[dict[str, Any]]:
     if spec.eval.when2call is None:
         return []
-    from toolsweep.evaluation.when2call import load_when2call_mcq
-
     report = load_when2call_mcq(spec.eval.when2call, strict=spec.data.strict)
     return usable_rows(report, "eval.when2call")[: spec.eval.when2call_examples]
 

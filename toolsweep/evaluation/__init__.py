@@ -4,10 +4,10 @@ Importing this package does not import torch or transformers; generation imports
 """
 
 from toolsweep.config.vocabulary import ERROR_KINDS
-from toolsweep.evaluation.bfcl import (
+from toolsweep.data.bfcl import (
     CATEGORY_GROUPS,
-    DEFAULT_CATEGORIES,
     LIVE_CATEGORIES,
+    NON_LIVE_CATEGORIES,
     BFCLData,
     bfcl_function_to_tool,
     load_bfcl,
@@ -48,9 +48,9 @@ from toolsweep.evaluation.tasks import EvalTask, as_tasks
 
 __all__ = [
     "CATEGORY_GROUPS",
-    "DEFAULT_CATEGORIES",
     "ERROR_KINDS",
     "LIVE_CATEGORIES",
+    "NON_LIVE_CATEGORIES",
     "BFCLData",
     "EvalMetrics",
     "EvalReport",

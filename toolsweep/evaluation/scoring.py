@@ -55,6 +55,7 @@ from typing import Any
 
 from toolsweep.config.vocabulary import (
     ASKED_NEEDLESSLY,
+    BFCL_CATEGORY_GROUPS,
     CLARIFY,
     MALFORMED,
     MISSED_CALL,
@@ -64,10 +65,9 @@ from toolsweep.config.vocabulary import (
     UNEXPECTED_ARGUMENT,
     WRONG_TOOL,
 )
+from toolsweep.data.eval_task import GroundTruth
 from toolsweep.evaluation.bfcl_rules import check_argument
 from toolsweep.evaluation.parsing import ParsedOutput, ToolCall
-
-GroundTruth = list[dict[str, dict[str, list[Any]]]]
 
 
 @dataclass
@@ -205,9 +205,7 @@ def _max_matching(ok: list[list[bool]], n_pred: int) -> list[int | None]:
 
 def is_bfcl_category(subcategory: str | None) -> bool:
     """Is this one of BFCL's category names (a task loaded from BFCL data)?"""
-    from toolsweep.evaluation.bfcl import CATEGORY_GROUPS  # bfcl -> tasks -> scoring: import on use
-
-    return subcategory in CATEGORY_GROUPS
+    return subcategory in BFCL_CATEGORY_GROUPS
 
 
 def is_question(text: str) -> bool:
@@ -233,7 +231,7 @@ def score_output(
     an empty list means no call should be made (irrelevance). ``bfcl_exact``: True gives BFCL's
     verdict, False the project's rules for its own data (see the module docstring); None (the
     default) chooses BFCL's when ``subcategory`` names a BFCL category, as every task from
-    :func:`toolsweep.evaluation.bfcl.load_bfcl` does, and the project's otherwise.
+    :func:`toolsweep.data.bfcl.load_bfcl` does, and the project's otherwise.
     """
     exact = is_bfcl_category(subcategory) if bfcl_exact is None else bfcl_exact
     docs = function_docs(functions)
