@@ -91,11 +91,17 @@ class ModelConfig(_Section):
 class LoraConfig(_Section):
     enabled: bool = Field(True, description="Train a LoRA adapter; false means full fine-tuning.")
     r: int = Field(16, gt=0, description="LoRA rank.")
-    alpha: int | None = Field(None, gt=0, description="LoRA alpha; default 2 * r.")
+    alpha: int | None = Field(None, gt=0, description="LoRA alpha; default 2 * r (see effective_alpha).")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA path.")
     target_modules: list[str] | Literal["all-linear"] = Field(
         "all-linear", description="Module names to adapt, or 'all-linear'."
     )
+
+    @property
+    def effective_alpha(self) -> int:
+        """The alpha the adapter is built with: ``alpha``, or ``2 * r`` when it is not given. One place, because
+        training, the model card and W&B all report it and must agree."""
+        return self.alpha if self.alpha is not None else 2 * self.r
 
     @field_validator("target_modules")
     @classmethod
