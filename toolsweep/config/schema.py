@@ -1,18 +1,21 @@
 """The typed sweep specification: one pydantic model per section of the sweep file.
 
-Every field is documented once, here (``description=``); ``toolsweep validate --fields`` prints them. Defaults
-are the CPU quickstart's: the built-in tiny model, LoRA, short SFT and DPO stages, two trials at a time on
-two cores. Unknown keys are errors (``extra="forbid"``) so a typo never silently falls back to a default.
+Every field is documented once, here (``description=``); ``toolsweep validate --fields`` prints each with its
+type and default. Defaults are small and fit a CPU: the shipped tiny model, LoRA, short SFT then DPO stages, one
+CPU per trial (so Ray runs as many trials at once as there are cores). They are not ``configs/quickstart.yaml``,
+which sets its own data sizes, steps and search. Unknown keys are errors (``extra="forbid"``) so a typo never
+silently falls back to a default.
 
-Any scalar field may instead hold a search expression (``{choice: [...]}``, ``{loguniform: [a, b]}``...);
-the loader (``toolsweep.config.loader``) lifts those out before these models see the data and checks each
-candidate against the field, so these models only ever hold concrete values.
+Any scalar field not marked ``fixed`` (such as ``model.trust_remote_code``) may instead hold a search expression
+(``{choice: [...]}``, ``{loguniform: [a, b]}``...); the loader (``toolsweep.config.loader``) lifts those out
+before these models see the data and checks each candidate against the field, so these models only ever hold
+concrete values.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -34,7 +37,7 @@ from toolsweep.config.model_names import (
 )
 from toolsweep.config.model_names import check_model_name as _check_model_name
 from toolsweep.config.section import Section as _Section
-from toolsweep.config.vocabulary import DEFAULT_MAX_NEW_TOKENS, is_metric_name
+from toolsweep.config.vocabulary import DEFAULT_MAX_NEW_TOKENS, is_metric_name, metric_direction
 
 __all__ = [
     "EVAL_SET_ORIGINS",
@@ -72,7 +75,7 @@ class ModelConfig(_Section):
                            "not a hyperparameter to search; write true or false"},
     )
     chat_template: str | None = Field(
-        None, description=f"Replace the model's chat template: {' or '.join(map(repr, CHAT_TEMPLATES))} (built-in "
+        None, description=f"Replace the model's chat template: {', '.join(map(repr, CHAT_TEMPLATES))} (built-in "
         "templates that render tools and mark the assistant's tokens for the loss), or a path to a .jinja file. "
         "Default: the model's own.",
     )
@@ -179,10 +182,30 @@ class SearchConfig(_Section):
     scheduler_options: SchedulerConfig = Field(default_factory=SchedulerConfig, description="Scheduler knobs.")
     num_samples: int = Field(8, gt=0, description="Trials to run (times each grid point).")
     metric: str = Field("val/exact_match", description="Metric the search optimises.")
-    mode: Literal["max", "min"] = Field("max", description="Maximise or minimise the metric.")
+    mode: Literal["max", "min"] = Field(
+        "max", description="Maximise or minimise the metric. Default: the metric's own direction (max for "
+        "accuracies and F1s; min for errors/..., losses, costs and the tool-hallucination rate); a mode against "
+        "it is an error.")
     max_concurrent_trials: int | None = Field(None, gt=0, description="Cap on trials running at once.")
     max_failures: int = Field(1, ge=0, description="Retries of a crashed trial from its last checkpoint.")
     seed: int = Field(0, description="Seed of the searcher.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_from_metric(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "mode" not in data:
+            direction = metric_direction(data.get("metric", cls.model_fields["metric"].default))
+            return {**data, "mode": direction} if direction else data
+        return data
+
+    @model_validator(mode="after")
+    def _mode_matches_metric(self) -> SearchConfig:
+        direction = metric_direction(self.metric)
+        if direction is not None and self.mode != direction:
+            raise ValueError(f"search.mode {self.mode!r} would pick the worst trial: {self.metric} is better when "
+                             f"{'higher' if direction == 'max' else 'lower'}; use mode: {direction} (or leave mode "
+                             "out: it follows the metric)")
+        return self
 
 
 class ResourcesConfig(_Section):

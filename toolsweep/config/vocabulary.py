@@ -14,7 +14,7 @@ from typing import Literal, get_args
 
 __all__ = [
     "BFCL_CATEGORY_GROUPS", "CLARIFY", "DEFAULT_MAX_NEW_TOKENS", "ERROR_KINDS", "HEADLINE_METRIC", "METRIC_NAMES",
-    "REJECTION_KINDS", "TOOL_CALL_CATEGORIES", "RejectionKind", "ToolCallCategory", "is_metric_name",
+    "REJECTION_KINDS", "TOOL_CALL_CATEGORIES", "RejectionKind", "ToolCallCategory", "is_metric_name", "metric_direction",
 ]
 
 ToolCallCategory = Literal["simple", "multiple", "parallel", "irrelevance", "clarify"]
@@ -66,6 +66,39 @@ BFCL_CATEGORY_GROUPS: dict[str, str] = {
     "live_irrelevance": "irrelevance",
 }
 """The BFCL single-turn categories read (``data.bfcl``), each with the tool-call category it is reported under."""
+
+
+_LOWER_IS_BETTER = ("when2call/tool_hallucination_rate",)
+_NO_DIRECTION = ("n_examples", "when2call/n_examples")
+
+
+def _evaluation_direction(name: str) -> Literal["max", "min"] | None:
+    """The direction of an evaluation's own key (``exact_match``, ``errors/wrong_tool``, ``when2call/...``)."""
+    if name in _NO_DIRECTION:
+        return None
+    if name.startswith("errors/") or name in _LOWER_IS_BETTER:
+        return "min"
+    if is_metric_name(name) or name.startswith("when2call/"):
+        return "max"
+    return None
+
+
+def metric_direction(metric: str) -> Literal["max", "min"] | None:
+    """Which way a reported metric improves: ``"max"`` for accuracies and F1s, ``"min"`` for error counts, the
+    tool-hallucination rate, losses and costs, None where it has no direction (``n_examples``) or is unknown.
+
+    Why: a sweep takes its ``search.mode`` from here when none is given, and ``validate`` rejects a mode that
+    optimises a metric the wrong way (maximising ``val/errors/wrong_tool`` would pick the worst trial)."""
+    scope, _, rest = metric.partition("/")
+    if scope == "cost":
+        return "min"
+    if scope in ("sft", "dpo"):
+        return "min" if rest.endswith("loss") else _evaluation_direction(rest)
+    if scope in ("val", "base"):
+        return _evaluation_direction(rest)
+    if scope == "test":  # test/<set name>/<key> for further sets, test/<key> for the first
+        return _evaluation_direction(rest.partition("/")[2]) or _evaluation_direction(rest)
+    return _evaluation_direction(metric)
 
 
 def is_metric_name(name: str) -> bool:
