@@ -18,7 +18,10 @@ from toolsweep.config.vocabulary import (
     METRIC_NAMES,
     REJECTION_KINDS,
     TOOL_CALL_CATEGORIES,
+    UNSEEN_PHRASING,
+    BundledSet,
     RejectionKind,
+    RowFormat,
     ToolCallCategory,
 )
 
@@ -33,7 +36,7 @@ class DataSource(_Section):
     path: str | None = Field(None, description="A local JSONL file of your own examples.")
     hub: str | None = Field(None, description="A `datasets.load_dataset` name (needs network).")
     split: str = Field("train", description="Split to read from a hub data set.")
-    format: Literal["messages", "xlam", "when2call"] = Field("messages", description="Row format of `path`/`hub` data.")
+    format: RowFormat = Field("messages", description="Row format of `path`/`hub` data.")
     weight: float = Field(1.0, ge=0, description="Sampling weight of this source in the training mix.")
 
     @model_validator(mode="after")
@@ -49,13 +52,13 @@ class DataSource(_Section):
 class EvalSet(_Section):
     """One evaluation set: exactly one of ``builtin``, ``path``, ``hub``, ``holdout`` or ``bfcl``."""
 
-    builtin: Literal["validation", "test", "unseen_phrasing"] | None = Field(
+    builtin: BundledSet | None = Field(
         None, description="A held-out split of the bundled data set (unseen_phrasing: test rows worded with templates "
         "training never saw).")
     path: str | None = Field(None, description="A local JSONL file of your own examples.")
     hub: str | None = Field(None, description="A `datasets.load_dataset` name (needs network).")
     split: str = Field("test", description="Split to read from a hub data set.")
-    format: Literal["messages", "xlam", "when2call"] = Field("messages", description="Row format of `path`/`hub` data.")
+    format: RowFormat = Field("messages", description="Row format of `path`/`hub` data.")
     holdout: float | None = Field(
         None, gt=0, lt=1, description="This fraction of every path/hub training source, split off before the mix is "
         "sampled (stratified by tool, deterministic), so no row is ever in both training and evaluation.")
@@ -149,7 +152,7 @@ class DataConfig(_Section):
 
     def test_prefixes(self) -> dict[str, str]:
         """Each test set's metric prefix: the first set is the headline (``test``), the others ``test/<name>``."""
-        names = list(self.test) if self.test else ["test", "unseen_phrasing"]
+        names = list(self.test) if self.test else ["test", UNSEEN_PHRASING]
         return {name: "test" if i == 0 else f"test/{name}" for i, name in enumerate(names)}
 
     @field_validator("rejection_kinds")

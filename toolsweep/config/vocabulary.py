@@ -13,8 +13,22 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 __all__ = [
-    "BFCL_CATEGORY_GROUPS", "CLARIFY", "DEFAULT_MAX_NEW_TOKENS", "ERROR_KINDS", "HEADLINE_METRIC", "METRIC_NAMES",
-    "REJECTION_KINDS", "TOOL_CALL_CATEGORIES", "RejectionKind", "ToolCallCategory", "is_metric_name", "metric_direction",
+    "BFCL_CATEGORY_GROUPS",
+    "CLARIFY",
+    "DEFAULT_MAX_NEW_TOKENS",
+    "ERROR_KINDS",
+    "HEADLINE_METRIC",
+    "METRIC_NAMES",
+    "REJECTION_KINDS",
+    "ROW_FORMATS",
+    "TOOL_CALL_CATEGORIES",
+    "UNSEEN_PHRASING",
+    "BundledSet",
+    "RejectionKind",
+    "RowFormat",
+    "ToolCallCategory",
+    "is_metric_name",
+    "metric_direction",
 ]
 
 ToolCallCategory = Literal["simple", "multiple", "parallel", "irrelevance", "clarify"]
@@ -23,6 +37,14 @@ fits), or a question for a missing required value (``data.generator`` describes 
 TOOL_CALL_CATEGORIES: tuple[str, ...] = get_args(ToolCallCategory)
 CLARIFY = "clarify"
 """The category whose right answer is a question for a missing required argument (When2Call's "ask")."""
+
+RowFormat = Literal["messages", "xlam", "when2call"]
+"""How the rows of a user's data file are laid out (``data.formats`` converts each to contract examples)."""
+ROW_FORMATS: tuple[str, ...] = get_args(RowFormat)
+
+BundledSet = Literal["validation", "test", "unseen_phrasing"]
+"""The bundled evaluation sets; ``unseen_phrasing`` is the test split worded with templates training never saw."""
+UNSEEN_PHRASING = "unseen_phrasing"
 
 RejectionKind = Literal["wrong_tool", "missing_argument", "wrong_type", "wrong_value", "invented_argument",
                         "invented_value", "malformed_json", "spurious_call", "missed_call"]

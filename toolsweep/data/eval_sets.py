@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from toolsweep.config.schema import DataConfig, EvalSet
+from toolsweep.config.vocabulary import UNSEEN_PHRASING
 from toolsweep.data.bfcl import load_bfcl
 from toolsweep.data.checks import load_hub_report
 from toolsweep.data.loaders import load_jsonl
@@ -80,7 +81,7 @@ def _cap(rows: list[Any], n: int | None) -> list[Any]:
 
 def describe_eval_set(config: EvalSet) -> str:
     """What an evaluation set is, in a few words, for model cards and `toolsweep validate`."""
-    if config.builtin == "unseen_phrasing":
+    if config.builtin == UNSEEN_PHRASING:
         return "bundled test split, wordings training never saw"
     if config.builtin is not None:
         return f"bundled {config.builtin} split (values new to training, its wordings)"
@@ -117,7 +118,7 @@ def load_eval_set(where: str, config: EvalSet, data: DataConfig, default_n: int,
         from toolsweep.data.prepare import evaluation_split
 
         n = config.examples or default_n
-        split, phrasing = ("test", "unseen") if config.builtin == "unseen_phrasing" else (config.builtin, "seen")
+        split, phrasing = ("test", "unseen") if config.builtin == UNSEEN_PHRASING else (config.builtin, "seen")
         return evaluation_split(split, n, phrasing)
     if config.holdout is not None:
         if not held:

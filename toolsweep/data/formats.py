@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import re
 
-from toolsweep.config.vocabulary import TOOL_CALL_CATEGORIES
+from toolsweep.config.vocabulary import ROW_FORMATS, TOOL_CALL_CATEGORIES
 
-FORMATS: tuple[str, ...] = ("auto", "messages", "xlam", "when2call")
+FORMATS: tuple[str, ...] = ("auto", *ROW_FORMATS)
+"""The row formats a loader reads; ``auto`` tells them apart by each row's keys."""
 _ROLES = ("system", "user", "assistant", "tool")
 _XLAM_TYPES = {"str": "string", "string": "string", "int": "integer", "integer": "integer",
                "float": "number", "number": "number", "bool": "boolean", "boolean": "boolean",
