@@ -1,6 +1,7 @@
-"""The package's layers: only sweeps/ and cluster/ may import Ray (checked in a fresh interpreter, importing every
-module), no import runs from a lower layer to a higher one and no two subpackages import each other (checked on
-the source with ``ast``, imports inside functions included), and the SFT cache key covers what it must.
+"""The package's layers: only sweeps/ and cluster/ may import Ray (checked in a fresh interpreter, importing
+every module), no import runs from a lower layer to a higher one and no two subpackages import each other
+(checked on the source with ``ast``, imports inside functions included), and the SFT cache key covers what it
+must.
 
 Why: the trial is a plain function, and the library below it must stay usable (and importable fast) without a
 Ray cluster; an upward import drags the upper layer into everything below it and is how cycles start."""
@@ -56,9 +57,10 @@ def test_the_sft_cache_key_covers_what_changes_the_weights_and_nothing_else() ->
         assert key(**change) == sft_key(base), change
 
 
-# The layers, lowest first. A module may import its own layer or a lower one, never a higher one: a lower layer
-# that reached up would drag the upper one (and its imports: Ray, pandas, the trainer) into everything below it,
-# and would make the two import each other. Units are subpackages or top-level modules of ``toolsweep``.
+# The layers, lowest first. A module may import its own layer or a lower one, never a higher one: a lower
+# layer that reached up would drag the upper one (and its imports: Ray, pandas, the trainer) into everything
+# below it, and would make the two import each other. Units are subpackages or top-level modules of
+# ``toolsweep``.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("search_spaces", "errors"),
     ("config",),
@@ -87,7 +89,8 @@ def _module_name(path: Path, root: Path) -> str:
 
 
 def _imports(path: Path, root: Path) -> list[tuple[int, str]]:
-    """``(line, module)`` of every ``toolsweep`` import in ``path``, inside functions and ``TYPE_CHECKING`` too."""
+    """``(line, module)`` of every ``toolsweep`` import in ``path``, inside functions and ``TYPE_CHECKING``
+    too."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     name = _module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
@@ -106,7 +109,8 @@ def _imports(path: Path, root: Path) -> list[tuple[int, str]]:
                           if _is_module(root.parent.joinpath(*target.split("."), alias.name))]
             found += [(node.lineno, sub) for sub in submodules] or [(node.lineno, target)]
     # The bare package is left out: ``import toolsweep`` (for its path or version) runs only ``__init__``,
-    # which every ``toolsweep.x`` import runs anyway and which imports nothing until an attribute is asked for.
+    # which every ``toolsweep.x`` import runs anyway and which imports nothing until an attribute is asked
+    # for.
     return [(line, name) for line, name in found if name.startswith("toolsweep.")]
 
 
@@ -158,8 +162,8 @@ def unit_cycles(edges: list[tuple[str, int, str, str]]) -> list[list[str]]:
 
 def test_no_import_runs_up_the_layers() -> None:
     upward = upward_imports(import_edges())
-    assert not upward, "imports from a lower layer to a higher one (move the fact or function down):\n" + "\n".join(
-        upward)
+    assert not upward, ("imports from a lower layer to a higher one (move the fact or function down):\n"
+                        + "\n".join(upward))
 
 
 def test_no_import_cycles_between_subpackages() -> None:
@@ -168,8 +172,8 @@ def test_no_import_cycles_between_subpackages() -> None:
 
 
 def test_the_layer_check_sees_imports_inside_functions_and_relative_ones(tmp_path: Path) -> None:
-    """The checks above pass only if they can fail: an upward import hidden in a function, a relative one and a
-    cycle between two siblings are each caught."""
+    """The checks above pass only if they can fail: an upward import hidden in a function, a relative one
+    and a cycle between two siblings are each caught."""
     root = tmp_path / "toolsweep"
     (root / "config").mkdir(parents=True)
     (root / "config" / "__init__.py").write_text("")

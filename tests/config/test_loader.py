@@ -109,10 +109,11 @@ def test_quickstart_searches_rank_lr_beta_and_a_mix_weight() -> None:
 
 
 def test_search_mode_follows_the_metric_and_a_contrary_one_is_an_error(tmp_path: Path) -> None:
-    """evaluation.metrics promises that the direction comes from the metric: maximising an error count or a
-    cost would crown the worst trial, so leaving mode out takes the metric's direction and a contrary one fails."""
-    cases = {"val/exact_match": "max", "cost/wall_seconds": "min", "val/errors/wrong_tool": "min", "sft/loss": "min",
-             "test/unseen_phrasing/exact_match": "max"}
+    """evaluation.metrics promises that the direction comes from the metric: maximising an error count or
+    a cost would crown the worst trial, so leaving mode out takes the metric's direction, and a contrary one
+    fails."""
+    cases = {"val/exact_match": "max", "cost/wall_seconds": "min", "val/errors/wrong_tool": "min",
+             "sft/loss": "min", "test/unseen_phrasing/exact_match": "max"}
     for metric, mode in cases.items():
         assert SweepSpec.model_validate({"search": {"metric": metric}}).search.mode == mode, metric
     assert metric_direction("val/when2call/tool_hallucination_rate") == "min"

@@ -236,8 +236,9 @@ def test_procedural_tools_generate_valid_calls_and_no_off_topic_rows_when_asked(
                     assert all(render_value(v) in e["messages"][0]["content"] for v in items)
     from toolsweep.data.templates import OFF_TOPIC_QUERIES
     assert not {e["messages"][0]["content"] for e in examples} & set(OFF_TOPIC_QUERIES)
-    assert generate_examples(tools, "train", 300, list(TOOL_CALL_CATEGORIES), seed=0, off_topic=False) == examples
-    assert generate_examples(tools, "train", 300, list(TOOL_CALL_CATEGORIES), seed=1, off_topic=False) != examples
+    categories = list(TOOL_CALL_CATEGORIES)
+    assert generate_examples(tools, "train", 300, categories, seed=0, off_topic=False) == examples
+    assert generate_examples(tools, "train", 300, categories, seed=1, off_topic=False) != examples
 
 
 def test_bad_arguments_say_what_to_change():

@@ -46,6 +46,7 @@ def test_the_registry_loads_exactly_the_built_in_names_the_schema_accepts() -> N
 def test_each_named_chat_template_has_its_file() -> None:
     from toolsweep.models.chat_templates import CHAT_TEMPLATES, chat_template_text
 
-    shipped = {path.stem for path in (Path(__file__).parents[2] / "toolsweep/models/chat_templates").glob("*.jinja")}
+    folder = Path(__file__).parents[2] / "toolsweep" / "models" / "chat_templates"
+    shipped = {path.stem for path in folder.glob("*.jinja")}
     assert set(CHAT_TEMPLATES) == shipped
     assert all("<tool_call>" in chat_template_text(name) for name in CHAT_TEMPLATES)

@@ -25,8 +25,8 @@ from toolsweep.config.vocabulary import (
     ToolCallCategory,
 )
 
-__all__ = ["EVAL_SET_ORIGINS", "REJECTION_KINDS", "TOOL_CALL_CATEGORIES", "DataConfig", "DataSource", "EvalSet",
-           "PreferenceFile"]
+__all__ = ["EVAL_SET_ORIGINS", "REJECTION_KINDS", "TOOL_CALL_CATEGORIES", "DataConfig", "DataSource",
+           "EvalSet", "PreferenceFile"]
 
 
 class DataSource(_Section):
@@ -78,7 +78,8 @@ class EvalSet(_Section):
         if self.bfcl is not None:
             unknown = [c for c in self.bfcl if c not in BFCL_CATEGORY_GROUPS]
             if unknown or not self.bfcl:
-                raise ValueError(f"bfcl: unknown categories {unknown}; choose from {', '.join(BFCL_CATEGORY_GROUPS)}")
+                raise ValueError(f"bfcl: unknown categories {unknown}; choose from "
+                                 f"{', '.join(BFCL_CATEGORY_GROUPS)}")
         if self.bfcl_source is not None and self.bfcl is None:
             raise ValueError("bfcl_source needs bfcl (the categories to read)")
         return self

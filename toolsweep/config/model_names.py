@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["BUILTIN_MODEL_NAMES", "BUILTIN_PREFIX", "CHAT_TEMPLATES", "FETCHED_MODELS", "SHIPPED_MODEL", "check_chat_template", "check_model_name",
-           "looks_like_local_path"]
+__all__ = ["BUILTIN_MODEL_NAMES", "BUILTIN_PREFIX", "CHAT_TEMPLATES", "FETCHED_MODELS", "SHIPPED_MODEL",
+           "check_chat_template", "check_model_name", "looks_like_local_path"]
 
 BUILTIN_PREFIX = "builtin:"
 SHIPPED_MODEL = "tiny-tool-lm"

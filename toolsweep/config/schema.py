@@ -1,15 +1,15 @@
 """The typed sweep specification: one pydantic model per section of the sweep file.
 
 Every field is documented once, here (``description=``); ``toolsweep validate --fields`` prints each with its
-type and default. Defaults are small and fit a CPU: the shipped tiny model, LoRA, short SFT then DPO stages, one
-CPU per trial (so Ray runs as many trials at once as there are cores). They are not ``configs/quickstart.yaml``,
-which sets its own data sizes, steps and search. Unknown keys are errors (``extra="forbid"``) so a typo never
-silently falls back to a default.
+type and default. Defaults are small and fit a CPU: the shipped tiny model, LoRA, short SFT then DPO stages,
+one CPU per trial (so Ray runs as many trials at once as there are cores). They are not
+``configs/quickstart.yaml``, which sets its own data sizes, steps and search. Unknown keys are errors
+(``extra="forbid"``) so a typo never silently falls back to a default.
 
-Any scalar field not marked ``fixed`` (such as ``model.trust_remote_code``) may instead hold a search expression
-(``{choice: [...]}``, ``{loguniform: [a, b]}``...); the loader (``toolsweep.config.loader``) lifts those out
-before these models see the data and checks each candidate against the field, so these models only ever hold
-concrete values.
+Any scalar field not marked ``fixed`` (such as ``model.trust_remote_code``) may instead hold a search
+expression (``{choice: [...]}``, ``{loguniform: [a, b]}``...); the loader (``toolsweep.config.loader``) lifts
+those out before these models see the data and checks each candidate against the field, so these models only
+ever hold concrete values.
 """
 
 from __future__ import annotations
@@ -75,15 +75,15 @@ class ModelConfig(_Section):
                            "not a hyperparameter to search; write true or false"},
     )
     chat_template: str | None = Field(
-        None, description=f"Replace the model's chat template: {', '.join(map(repr, CHAT_TEMPLATES))} (built-in "
-        "templates that render tools and mark the assistant's tokens for the loss), or a path to a .jinja file. "
-        "Default: the model's own.",
+        None, description=f"Replace the model's chat template: {', '.join(map(repr, CHAT_TEMPLATES))} "
+        "(built-in templates that render tools and mark the assistant's tokens for the loss), or a path to a "
+        ".jinja file. Default: the model's own.",
     )
 
     @field_validator("name")
     @classmethod
     def _model_exists(cls, name: str) -> str:
-        return _check_model_name(name)  # ValueError naming a missing path or an unknown built-in; fetches nothing
+        return _check_model_name(name)  # ValueError for a missing path or unknown built-in; fetches nothing
 
     @field_validator("chat_template")
     @classmethod
@@ -102,8 +102,8 @@ class LoraConfig(_Section):
 
     @property
     def effective_alpha(self) -> int:
-        """The alpha the adapter is built with: ``alpha``, or ``2 * r`` when it is not given. One place, because
-        training, the model card and W&B all report it and must agree."""
+        """The alpha the adapter is built with: ``alpha``, or ``2 * r`` when it is not given. One place,
+        because training, the model card and W&B all report it and must agree."""
         return self.alpha if self.alpha is not None else 2 * self.r
 
     @field_validator("target_modules")
@@ -184,8 +184,8 @@ class SearchConfig(_Section):
     metric: str = Field("val/exact_match", description="Metric the search optimises.")
     mode: Literal["max", "min"] = Field(
         "max", description="Maximise or minimise the metric. Default: the metric's own direction (max for "
-        "accuracies and F1s; min for errors/..., losses, costs and the tool-hallucination rate); a mode against "
-        "it is an error.")
+        "accuracies and F1s; min for errors/..., losses, costs and the tool-hallucination rate); a mode "
+        "against it is an error.")
     max_concurrent_trials: int | None = Field(None, gt=0, description="Cap on trials running at once.")
     max_failures: int = Field(1, ge=0, description="Retries of a crashed trial from its last checkpoint.")
     seed: int = Field(0, description="Seed of the searcher.")
@@ -202,9 +202,10 @@ class SearchConfig(_Section):
     def _mode_matches_metric(self) -> SearchConfig:
         direction = metric_direction(self.metric)
         if direction is not None and self.mode != direction:
-            raise ValueError(f"search.mode {self.mode!r} would pick the worst trial: {self.metric} is better when "
-                             f"{'higher' if direction == 'max' else 'lower'}; use mode: {direction} (or leave mode "
-                             "out: it follows the metric)")
+            better = "higher" if direction == "max" else "lower"
+            raise ValueError(f"search.mode {self.mode!r} would pick the worst trial: {self.metric} is better "
+                             f"when {better}; use mode: {direction} (or leave mode out: it follows the "
+                             "metric)")
         return self
 
 

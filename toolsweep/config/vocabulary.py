@@ -43,7 +43,8 @@ RowFormat = Literal["messages", "xlam", "when2call"]
 ROW_FORMATS: tuple[str, ...] = get_args(RowFormat)
 
 BundledSet = Literal["validation", "test", "unseen_phrasing"]
-"""The bundled evaluation sets; ``unseen_phrasing`` is the test split worded with templates training never saw."""
+"""The bundled evaluation sets; ``unseen_phrasing`` is the test split worded with templates training never
+saw."""
 UNSEEN_PHRASING = "unseen_phrasing"
 
 RejectionKind = Literal["wrong_tool", "missing_argument", "wrong_type", "wrong_value", "invented_argument",
@@ -61,8 +62,8 @@ SPURIOUS_CALL = "spurious_call"
 MISSED_CALL = "missed_call"
 SHOULD_HAVE_ASKED = "should_have_asked"
 ASKED_NEEDLESSLY = "asked_needlessly"
-ERROR_KINDS: tuple[str, ...] = (WRONG_TOOL, MISSING_ARGUMENT, UNEXPECTED_ARGUMENT, WRONG_TYPE, WRONG_VALUE, MALFORMED,
-                                SPURIOUS_CALL, MISSED_CALL, SHOULD_HAVE_ASKED, ASKED_NEEDLESSLY)
+ERROR_KINDS: tuple[str, ...] = (WRONG_TOOL, MISSING_ARGUMENT, UNEXPECTED_ARGUMENT, WRONG_TYPE, WRONG_VALUE,
+                                MALFORMED, SPURIOUS_CALL, MISSED_CALL, SHOULD_HAVE_ASKED, ASKED_NEEDLESSLY)
 """The scorer's error kinds (``evaluation.scoring`` says when each applies), reported as ``errors/<kind>``."""
 
 HEADLINE_METRIC = "exact_match"
@@ -71,9 +72,9 @@ METRIC_NAMES: tuple[str, ...] = (HEADLINE_METRIC, "tool_selection", "arg_precisi
 """Every key of an evaluation's flat metrics except ``exact_match/<category>`` and ``errors/<kind>``."""
 
 DEFAULT_MAX_NEW_TOKENS = 256
-"""The one default generation limit: the sweep schema's ``eval.max_new_tokens`` and ``toolsweep eval`` use it, so
-both score a model the same way. It fits every bundled reference answer (the longest, a parallel call, is 155
-tokens for the tiny model and 196 for SmolLM2); a trial reports how many answers a lower limit cuts."""
+"""The one default generation limit: the sweep schema's ``eval.max_new_tokens`` and ``toolsweep eval`` use
+it, so both score a model the same way. It fits every bundled reference answer (the longest, a parallel call,
+is 155 tokens for the tiny model and 196 for SmolLM2); a trial reports how many answers a lower limit cuts."""
 
 BFCL_CATEGORY_GROUPS: dict[str, str] = {
     "simple_python": "simple",
@@ -87,7 +88,8 @@ BFCL_CATEGORY_GROUPS: dict[str, str] = {
     "live_parallel_multiple": "parallel",
     "live_irrelevance": "irrelevance",
 }
-"""The BFCL single-turn categories read (``data.bfcl``), each with the tool-call category it is reported under."""
+"""The BFCL single-turn categories read (``data.bfcl``), each with the tool-call category it is reported
+under."""
 
 
 _LOWER_IS_BETTER = ("when2call/tool_hallucination_rate",)
@@ -95,7 +97,8 @@ _NO_DIRECTION = ("n_examples", "when2call/n_examples")
 
 
 def _evaluation_direction(name: str) -> Literal["max", "min"] | None:
-    """The direction of an evaluation's own key (``exact_match``, ``errors/wrong_tool``, ``when2call/...``)."""
+    """The direction of an evaluation's own key (``exact_match``, ``errors/wrong_tool``, ``when2call/...``).
+    """
     if name in _NO_DIRECTION:
         return None
     if name.startswith("errors/") or name in _LOWER_IS_BETTER:

@@ -30,9 +30,10 @@ __all__ = ["CATEGORY_GROUPS", "LIVE_CATEGORIES", "NON_LIVE_CATEGORIES", "WHEEL_E
 
 WHEEL_ENV = "TOOLSWEEP_BFCL_WHEEL"
 
-NON_LIVE_CATEGORIES: tuple[str, ...] = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
-"""BFCL's expert-written single-turn categories: what ``load_bfcl`` and ``toolsweep eval --suite bfcl`` read by
-default. Every category and the tool-call category it is reported under: ``CATEGORY_GROUPS``."""
+NON_LIVE_CATEGORIES: tuple[str, ...] = ("simple_python", "multiple", "parallel", "parallel_multiple",
+                                        "irrelevance")
+"""BFCL's expert-written single-turn categories: what ``load_bfcl`` and ``toolsweep eval --suite bfcl`` read
+by default. Every category and the tool-call category it is reported under: ``CATEGORY_GROUPS``."""
 LIVE_CATEGORIES: tuple[str, ...] = ("live_simple", "live_multiple", "live_irrelevance")
 """BFCL's user-contributed ("live") categories that ``toolsweep eval --suite bfcl --live`` adds."""
 

@@ -112,13 +112,14 @@ def eval_command(model: str, config: EvalSet, default_n: int, max_new_tokens: in
 
 def load_eval_set(where: str, config: EvalSet, data: DataConfig, default_n: int,
                   held: list[dict[str, Any]] | None = None) -> list[Any]:
-    """The rows of one evaluation set: contract examples, or :class:`~toolsweep.data.eval_task.EvalTask` for BFCL. ``held`` is this set's
-    share of the holdout when ``config.holdout`` is set."""
+    """The rows of one evaluation set: contract examples, or :class:`~toolsweep.data.eval_task.EvalTask` for
+    BFCL. ``held`` is this set's share of the holdout when ``config.holdout`` is set."""
     if config.builtin is not None:
         from toolsweep.data.prepare import evaluation_split
 
         n = config.examples or default_n
-        split, phrasing = ("test", "unseen") if config.builtin == UNSEEN_PHRASING else (config.builtin, "seen")
+        unseen = config.builtin == UNSEEN_PHRASING
+        split, phrasing = ("test", "unseen") if unseen else (config.builtin, "seen")
         return evaluation_split(split, n, phrasing)
     if config.holdout is not None:
         if not held:

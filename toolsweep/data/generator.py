@@ -36,8 +36,8 @@ from toolsweep.data.templates import (
 )
 from toolsweep.data.values import check_split
 
-DEFAULT_CATEGORY_WEIGHTS: dict[str, float] = {"simple": 0.35, "multiple": 0.25, "parallel": 0.15, "irrelevance": 0.15,
-                                             "clarify": 0.1}
+DEFAULT_CATEGORY_WEIGHTS: dict[str, float] = {"simple": 0.35, "multiple": 0.25, "parallel": 0.15,
+                                             "irrelevance": 0.15, "clarify": 0.1}
 """Category weights used by ``builtin_dataset`` when none are given."""
 
 

@@ -50,9 +50,9 @@ from toolsweep.data.reports import DataFileError, DataValidationError, LoadRepor
 from toolsweep.data.tool_validation import json_kind, tool_schema_problems, tools_by_name, validate_call
 from toolsweep.data.when2call_format import from_when2call_row, when2call_mcq_item, when2call_pair
 
-__all__ = ["DataFileError", "DataValidationError", "LoadReport", "MissingDataFile", "RowError", "load_examples",
-           "load_hub_dataset", "load_jsonl", "load_preference_jsonl", "load_rows", "load_when2call_mcq", "open_data_file", "parse_preference_row",
-           "parse_row", "write_jsonl"]
+__all__ = ["DataFileError", "DataValidationError", "LoadReport", "MissingDataFile", "RowError",
+           "load_examples", "load_hub_dataset", "load_jsonl", "load_preference_jsonl", "load_rows",
+           "load_when2call_mcq", "open_data_file", "parse_preference_row", "parse_row", "write_jsonl"]
 
 MAX_CALLS = 128
 """An answer with more tool calls is rejected: parallel answers make a handful, and each call is checked

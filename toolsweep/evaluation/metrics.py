@@ -23,8 +23,8 @@ from toolsweep.config.vocabulary import ERROR_KINDS, METRIC_NAMES, is_metric_nam
 from toolsweep.config.vocabulary import HEADLINE_METRIC as HEADLINE
 from toolsweep.evaluation.scoring import ExampleResult
 
-__all__ = ["HEADLINE", "METRIC_NAMES", "EvalMetrics", "Metric", "aggregate", "failure_record", "is_metric_name",
-           "test_set_keys", "write_failures"]
+__all__ = ["HEADLINE", "METRIC_NAMES", "EvalMetrics", "Metric", "aggregate", "failure_record",
+           "is_metric_name", "test_set_keys", "write_failures"]
 
 
 def test_set_keys(keys: Iterable[str]) -> list[str]:
@@ -93,7 +93,8 @@ class EvalMetrics:
     def higher_is_better(self) -> dict[str, bool]:
         """Direction of every key of :meth:`to_flat_dict` (error counts: lower is better), from
         :func:`toolsweep.config.vocabulary.metric_direction`, the rule the sweep's ``search.mode`` follows."""
-        keys = [m.name for m in self.metrics()] + ["arg_f1", *(f"errors/{k}" for k in ERROR_KINDS), "n_examples"]
+        errors = [f"errors/{kind}" for kind in ERROR_KINDS]
+        keys = [m.name for m in self.metrics()] + ["arg_f1", *errors, "n_examples"]
         return {key: metric_direction(key) != "min" for key in keys}
 
 

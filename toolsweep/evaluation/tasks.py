@@ -1,8 +1,8 @@
 """Contract examples as evaluation tasks: the prompt, and the ground truth derived from the reference answer.
 
-The record itself, :class:`~toolsweep.data.eval_task.EvalTask`, lives in ``toolsweep.data`` because BFCL's rows
-are read there and become tasks as they are read; a contract example needs the ground-truth rules of this
-package (``ground_truth.py``) to become one.
+The record itself, :class:`~toolsweep.data.eval_task.EvalTask`, lives in ``toolsweep.data`` because BFCL's
+rows are read there and become tasks as they are read; a contract example needs the ground-truth rules of
+this package (``ground_truth.py``) to become one.
 """
 
 from __future__ import annotations

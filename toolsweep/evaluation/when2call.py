@@ -49,8 +49,8 @@ def _as_items(rows: Sequence[Mapping[str, Any]]) -> list[dict]:
         try:
             items.append(when2call_mcq_item(dict(row), f"row-{index}"))
         except RowProblem as problem:
-            raise ValueError(f"When2Call row {index}: {problem.message}; load the file with data.loaders.load_when2call_mcq "
-                             "to skip and report bad rows") from problem
+            raise ValueError(f"When2Call row {index}: {problem.message}; load the file with "
+                             "data.loaders.load_when2call_mcq to skip and report bad rows") from problem
     return items
 
 

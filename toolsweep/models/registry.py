@@ -51,7 +51,8 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
 
 
 def registered_names() -> tuple[str, ...]:
-    """The built-in names this registry can load; ``config.model_names.BUILTIN_MODEL_NAMES`` must be the same."""
+    """The built-in names this registry can load; ``config.model_names.BUILTIN_MODEL_NAMES`` must be the
+    same."""
     return (*BUILTIN_MODELS, *PACKAGED_MODELS)
 
 

@@ -286,7 +286,8 @@ def _versions() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m toolsweep.trainers.build_builtin --out DIR [--seed N] [--FIELD VALUE ...] [--resume]``."""
-    parser = argparse.ArgumentParser(prog="python -m toolsweep.trainers.build_builtin", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m toolsweep.trainers.build_builtin",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="directory to write the model into")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options)")
     for f in dataclasses.fields(BuildConfig):
