@@ -94,7 +94,7 @@ class ModelConfig(_Section):
 class LoraConfig(_Section):
     enabled: bool = Field(True, description="Train a LoRA adapter; false means full fine-tuning.")
     r: int = Field(16, gt=0, description="LoRA rank.")
-    alpha: int | None = Field(None, gt=0, description="LoRA alpha; default 2 * r (see effective_alpha).")
+    alpha: int | None = Field(None, gt=0, description="LoRA alpha; default 2 * r.")
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA path.")
     target_modules: list[str] | Literal["all-linear"] = Field(
         "all-linear", description="Module names to adapt, or 'all-linear'."
