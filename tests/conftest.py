@@ -15,16 +15,13 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-TEMPLATE = Path(__file__).parents[1] / "toolsweep" / "models" / "chat_templates" / "hermes.jinja"
-
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random 2-layer Qwen2 (hidden 32) with the built-in chat template, saved like a real model."""
+    """A random 2-layer Qwen2 (hidden 32) with the built-in hermes chat template, saved like a real model."""
     from toolsweep.evaluation.testing import build_tiny_lm
 
     model, tokenizer = build_tiny_lm(seed=0, hidden_size=32, num_layers=2)
-    tokenizer.chat_template = TEMPLATE.read_text()
     path = tmp_path_factory.mktemp("tiny-model")
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from toolsweep.evaluation.generation import DEFAULT_MAX_NEW_TOKENS
+from toolsweep.config.vocabulary import DEFAULT_MAX_NEW_TOKENS
 
 if TYPE_CHECKING:
     from toolsweep.config.loader import Sweep
@@ -39,8 +39,8 @@ def _load_checked(args: argparse.Namespace, offline: bool) -> tuple[Sweep, str]:
     """The sweep of ``args`` with its data read as a trial would read it (``toolsweep.data.checks``): the
     trust_remote_code warning is printed, a data problem raises (exit 2). Returns the sweep and the data report."""
     from toolsweep.config import load_sweep
-    from toolsweep.config.summary import remote_code_warning
     from toolsweep.data.checks import check_sweep_data
+    from toolsweep.trainers.preflight import remote_code_warning
 
     sweep = load_sweep(args.sweep, args.overrides)
     warning = remote_code_warning(sweep.spec)
@@ -56,7 +56,7 @@ def _load_checked(args: argparse.Namespace, offline: bool) -> tuple[Sweep, str]:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from toolsweep.config.summary import describe_sweep
+    from toolsweep.trainers.preflight import describe_sweep
 
     if args.fields:
         from toolsweep.config.fields import describe_fields

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from toolsweep.config import SweepFileError, SweepSpec, load_sweep
+from toolsweep.config.vocabulary import metric_direction
 from toolsweep.search_spaces import Choice, LogUniform
 
 QUICKSTART = Path(__file__).parents[2] / "configs" / "quickstart.yaml"
@@ -105,3 +106,18 @@ def test_quickstart_searches_rank_lr_beta_and_a_mix_weight() -> None:
     sweep = load_sweep(QUICKSTART)
     assert {"lora.r", "sft.learning_rate", "dpo.beta", "data.sources.parallel.weight"} <= set(sweep.space)
     assert sweep.spec.search.num_samples >= 8
+
+
+def test_search_mode_follows_the_metric_and_a_contrary_one_is_an_error(tmp_path: Path) -> None:
+    """evaluation.metrics promises that the direction comes from the metric: maximising an error count or
+    a cost would crown the worst trial, so leaving mode out takes the metric's direction, and a contrary one
+    fails."""
+    cases = {"val/exact_match": "max", "cost/wall_seconds": "min", "val/errors/wrong_tool": "min",
+             "sft/loss": "min", "test/unseen_phrasing/exact_match": "max"}
+    for metric, mode in cases.items():
+        assert SweepSpec.model_validate({"search": {"metric": metric}}).search.mode == mode, metric
+    assert metric_direction("val/when2call/tool_hallucination_rate") == "min"
+    assert metric_direction("val/n_examples") is None
+    assert load_sweep(_write(tmp_path, "search: {metric: cost/wall_seconds}\n")).spec.search.mode == "min"
+    with pytest.raises(SweepFileError, match=r"search.mode 'max' would pick the worst trial.*use mode: min"):
+        load_sweep(_write(tmp_path, "search: {metric: val/errors/malformed, mode: max}\n"))

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from toolsweep.data import (
-    CATEGORIES,
+    TOOL_CALL_CATEGORIES,
     builtin_dataset,
     generate_examples,
     target_tools,
@@ -17,7 +17,7 @@ from toolsweep.data import (
     tool_domain,
 )
 from toolsweep.data.procedural import procedural_tools
-from toolsweep.data.schema import validate_call
+from toolsweep.data.tool_validation import validate_call
 from toolsweep.data.values import render_value, value_split
 
 SPLITS = ("train", "validation", "test")
@@ -50,7 +50,7 @@ def _skeleton(example):
 
 def test_contract_shapes(splits):
     for split, examples in splits.items():
-        assert {e["category"] for e in examples} == set(CATEGORIES)
+        assert {e["category"] for e in examples} == set(TOOL_CALL_CATEGORIES)
         for e in examples:
             assert e["id"].startswith(f"{split}-{e['category']}-")
             assert [m["role"] for m in e["messages"]] == ["user", "assistant"]
@@ -218,13 +218,13 @@ def test_same_seed_same_data_in_another_process():
 
 def test_category_counts_follow_weights():
     examples = builtin_dataset("validation", 100, {"simple": 3, "parallel": 1, "irrelevance": 0}, seed=0)
-    counts = {c: sum(e["category"] == c for e in examples) for c in CATEGORIES}
+    counts = {c: sum(e["category"] == c for e in examples) for c in TOOL_CALL_CATEGORIES}
     assert counts == {"simple": 75, "multiple": 0, "parallel": 25, "irrelevance": 0, "clarify": 0}
 
 
 def test_procedural_tools_generate_valid_calls_and_no_off_topic_rows_when_asked():
     tools = procedural_tools(500, seed=0)
-    examples = generate_examples(tools, "train", 300, list(CATEGORIES), seed=0, off_topic=False)
+    examples = generate_examples(tools, "train", 300, list(TOOL_CALL_CATEGORIES), seed=0, off_topic=False)
     names = {e.name for e in tools}
     assert all(t["function"]["name"] in names for e in examples for t in e["tools"])
     assert all(validate_call(c, e["tools"]) == [] for e in examples for c in _calls(e))
@@ -236,8 +236,9 @@ def test_procedural_tools_generate_valid_calls_and_no_off_topic_rows_when_asked(
                     assert all(render_value(v) in e["messages"][0]["content"] for v in items)
     from toolsweep.data.templates import OFF_TOPIC_QUERIES
     assert not {e["messages"][0]["content"] for e in examples} & set(OFF_TOPIC_QUERIES)
-    assert generate_examples(tools, "train", 300, list(CATEGORIES), seed=0, off_topic=False) == examples
-    assert generate_examples(tools, "train", 300, list(CATEGORIES), seed=1, off_topic=False) != examples
+    categories = list(TOOL_CALL_CATEGORIES)
+    assert generate_examples(tools, "train", 300, categories, seed=0, off_topic=False) == examples
+    assert generate_examples(tools, "train", 300, categories, seed=1, off_topic=False) != examples
 
 
 def test_bad_arguments_say_what_to_change():

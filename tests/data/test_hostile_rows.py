@@ -19,7 +19,12 @@ from toolsweep.data.loaders import (
     parse_row,
 )
 from toolsweep.data.reports import DataFileError, LoadReport, MissingDataFile, RowError, require_rows
-from toolsweep.data.schema import check_value, tool_schema_problems, validate_arguments, validate_call
+from toolsweep.data.tool_validation import (
+    check_value,
+    tool_schema_problems,
+    validate_arguments,
+    validate_call,
+)
 from toolsweep.errors import UserError
 
 BAD = Path(__file__).parent / "fixtures" / "bad"

@@ -8,7 +8,7 @@ import pytest
 
 from toolsweep.data import REJECTION_KINDS, builtin_dataset, make_preference_pairs, target_tools
 from toolsweep.data.catalogue import confusables_of
-from toolsweep.data.schema import validate_call
+from toolsweep.data.tool_validation import validate_call
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from toolsweep.data.formats import asks_follow_up
 from toolsweep.data.loaders import DataValidationError, load_jsonl, load_preference_jsonl
-from toolsweep.data.schema import validate_call
+from toolsweep.data.tool_validation import validate_call
 from toolsweep.data.when2call_format import when2call_tool_to_spec
 
 

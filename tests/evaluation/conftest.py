@@ -34,7 +34,7 @@ def _sha256(path: Path) -> str:
 
 
 def _how_to_provide(cached: Path) -> str:
-    from toolsweep.evaluation.bfcl import WHEEL_ENV
+    from toolsweep.data.bfcl import WHEEL_ENV
 
     return (f"run `pip download --no-deps {BFCL_REQUIREMENT} -d DIR` where the package registry is reachable, "
             f"then set {WHEEL_ENV}=DIR/{BFCL_WHEEL_NAME} or copy the wheel to {cached} "
@@ -47,7 +47,7 @@ def bfcl_wheel() -> Path:
     ``bfcl_eval`` package), else the cached copy, else ``pip download`` into the cache (sha256 checked).
 
     Fails, never skips, when none works: the scorer's agreement with BFCL must not go untested quietly."""
-    from toolsweep.evaluation.bfcl import WHEEL_ENV
+    from toolsweep.data.bfcl import WHEEL_ENV
     from toolsweep.models.packaged import cache_root
 
     cached = cache_root() / "bfcl" / BFCL_WHEEL_NAME
@@ -82,7 +82,7 @@ def bfcl_wheel() -> Path:
 @pytest.fixture(scope="session")
 def real_bfcl(bfcl_wheel):
     """The full BFCL data, read from :func:`bfcl_wheel`."""
-    from toolsweep.evaluation.bfcl import open_bfcl
+    from toolsweep.data.bfcl import open_bfcl
 
     return open_bfcl(bfcl_wheel)
 

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from toolsweep.data.bfcl import CATEGORY_GROUPS, WHEEL_ENV, BFCLData, installed_data_dir, open_bfcl
 from toolsweep.evaluation import (
     aggregate,
     bfcl_function_to_tool,
@@ -17,7 +18,6 @@ from toolsweep.evaluation import (
     render_calls,
     score_output,
 )
-from toolsweep.evaluation.bfcl import CATEGORY_GROUPS, WHEEL_ENV, BFCLData, installed_data_dir, open_bfcl
 
 ALL = list(CATEGORY_GROUPS)
 
@@ -94,7 +94,7 @@ def test_installed_package_is_located_without_importing_it(golden_bfcl_dir, tmp_
 
 
 def test_missing_data_says_how_to_get_it(monkeypatch):
-    from toolsweep.evaluation import bfcl
+    from toolsweep.data import bfcl
 
     monkeypatch.delenv(WHEEL_ENV, raising=False)
     monkeypatch.setattr(bfcl, "installed_data_dir", lambda: None)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from toolsweep.data import builtin_dataset
+from toolsweep.data.bfcl import CATEGORY_GROUPS
 from toolsweep.evaluation import (
     ERROR_KINDS,
     EvalTask,
@@ -23,7 +24,6 @@ from toolsweep.evaluation import (
     render_calls,
     score_output,
 )
-from toolsweep.evaluation.bfcl import CATEGORY_GROUPS
 from toolsweep.evaluation.bfcl_rules import standardize_string
 from toolsweep.evaluation.scoring import function_docs
 from toolsweep.evaluation.tasks import as_tasks

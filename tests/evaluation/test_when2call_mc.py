@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from toolsweep.data.loaders import DataValidationError
+from toolsweep.data.loaders import DataValidationError, load_when2call_mcq
 from toolsweep.evaluation import when2call
 from toolsweep.evaluation.when2call import (
     candidate_texts,
     choose,
-    load_when2call_mcq,
     mc_metrics,
     multiple_choice_eval,
     score_candidates,

@@ -32,3 +32,21 @@ def test_missing_local_path_names_the_path(missing: str) -> None:
     with pytest.raises(ValueError, match="does not exist") as info:
         resolve_model(missing)
     assert missing in str(info.value)
+
+
+def test_the_registry_loads_exactly_the_built_in_names_the_schema_accepts() -> None:
+    """The schema checks ``model.name`` against ``config.model_names`` (it may not import the registry); a
+    built-in added to one and not the other would validate and then fail to load, or never validate."""
+    from toolsweep.config.model_names import BUILTIN_MODEL_NAMES
+    from toolsweep.models.registry import registered_names
+
+    assert registered_names() == BUILTIN_MODEL_NAMES
+
+
+def test_each_named_chat_template_has_its_file() -> None:
+    from toolsweep.models.chat_templates import CHAT_TEMPLATES, chat_template_text
+
+    folder = Path(__file__).parents[2] / "toolsweep" / "models" / "chat_templates"
+    shipped = {path.stem for path in folder.glob("*.jinja")}
+    assert set(CHAT_TEMPLATES) == shipped
+    assert all("<tool_call>" in chat_template_text(name) for name in CHAT_TEMPLATES)

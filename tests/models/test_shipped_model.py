@@ -71,7 +71,7 @@ def test_greedy_decoding_copies_unseen_tools_as_the_build_measured(shipped) -> N
     """40 fresh copy-probe conversations (tools the build never offered, values it never saw), scored by the
     evaluation trials use: within sampling noise of the gate the build recorded on 200 of them."""
     from toolsweep.evaluation.runner import evaluate
-    from toolsweep.models.build import BuildConfig, copy_probe
+    from toolsweep.trainers.build_builtin import BuildConfig, copy_probe
 
     path, model, tokenizer = shipped
     info = json.loads((path / "build_info.json").read_text())

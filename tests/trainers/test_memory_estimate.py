@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from toolsweep.config import load_sweep
-from toolsweep.config.memory_check import memory_corners, memory_lines
 from toolsweep.config.schema import SweepSpec
+from toolsweep.trainers.memory_check import memory_corners, memory_lines
 from toolsweep.trainers.memory_estimate import GIB, Hardware, hardware_for, stage_memory, trial_memory
 from toolsweep.trainers.model_architecture import (
     KNOWN_CONFIGS,

@@ -67,6 +67,7 @@ def test_missing_target_module_lists_the_existing_ones(tiny_model_dir) -> None:
 def test_lora_alpha_defaults_to_twice_the_rank() -> None:
     assert peft_config(LoraConfig(r=8)).lora_alpha == 16
     assert peft_config(LoraConfig(r=8, alpha=4)).lora_alpha == 4
+    assert (LoraConfig(r=8).effective_alpha, LoraConfig(r=8, alpha=4).effective_alpha) == (16, 4)
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])

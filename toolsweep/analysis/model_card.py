@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from toolsweep.config.schema import LoraConfig
+
 __all__ = ["model_card"]
 
 
@@ -110,7 +112,7 @@ Per category of the headline set:
 - Base model: `{base}`; seed {spec['seed']}
 - Data mix (weights, normalised): {", ".join(f"{name} {w / total:.0%}" for name, w in mix.items())};
   {spec['data']['train_examples']} SFT examples, {spec['data']['preference_pairs']} DPO preference pairs
-- LoRA: {"r " + str(lora['r']) + ", alpha " + str(lora['alpha'] or 2 * lora['r']) + ", dropout " + str(lora['dropout']) + ", targets " + json.dumps(lora['target_modules']) if lora['enabled'] else "disabled (full fine-tuning)"}
+- LoRA: {"r " + str(lora['r']) + ", alpha " + str(LoraConfig.model_validate(lora).effective_alpha) + ", dropout " + str(lora['dropout']) + ", targets " + json.dumps(lora['target_modules']) if lora['enabled'] else "disabled (full fine-tuning)"}
 {chr(10).join(stages)}
 
 The full resolved configuration, package versions and all metrics are in `toolsweep_export.json`;

@@ -91,7 +91,7 @@ def key_hyperparameters(spec: SweepSpec) -> dict[str, Any]:
         "seed": spec.seed,
         "lora.enabled": spec.lora.enabled,
         "lora.r": spec.lora.r,
-        "lora.alpha": spec.lora.alpha or 2 * spec.lora.r,
+        "lora.alpha": spec.lora.effective_alpha,
         "lora.dropout": spec.lora.dropout,
         "data.train_examples": spec.data.train_examples,
         "data.preference_pairs": spec.data.preference_pairs,

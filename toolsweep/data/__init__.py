@@ -1,6 +1,7 @@
 """Data for toolsweep: bundled tool catalogues, a seeded example generator, data mixes,
 DPO preference pairs and loaders for user data. Records follow docs/data_contract.md."""
 
+from toolsweep.config.vocabulary import REJECTION_KINDS, TOOL_CALL_CATEGORIES
 from toolsweep.data.catalogue import (
     confusable_pairs,
     target_tools,
@@ -9,7 +10,7 @@ from toolsweep.data.catalogue import (
     tools_by_domain,
 )
 from toolsweep.data.formats import example_to_xlam, spec_to_xlam_tool, xlam_tool_to_spec
-from toolsweep.data.generator import CATEGORIES, builtin_dataset, generate_examples
+from toolsweep.data.generator import builtin_dataset, generate_examples
 from toolsweep.data.loaders import (
     DataValidationError,
     LoadReport,
@@ -20,14 +21,14 @@ from toolsweep.data.loaders import (
     write_jsonl,
 )
 from toolsweep.data.mix import builtin_sources, mix_dataset, sample_mix
-from toolsweep.data.preferences import REJECTION_KINDS, make_preference_pairs
-from toolsweep.data.schema import validate_arguments, validate_call
+from toolsweep.data.preferences import make_preference_pairs
+from toolsweep.data.tool_validation import validate_arguments, validate_call
 from toolsweep.data.values import SPLITS
 
 __all__ = [
-    "CATEGORIES",
     "REJECTION_KINDS",
     "SPLITS",
+    "TOOL_CALL_CATEGORIES",
     "DataValidationError",
     "LoadReport",
     "RowError",

@@ -207,8 +207,7 @@ def check_sweep_data(sweep: Any, offline: bool = True) -> DataCheck:
 
     ``offline``: read hub sets only from the local cache (``toolsweep validate``); else fetch them as a trial
     would (``train``, ``run``). The result's ``problems`` are what stops the sweep; ``render()`` is the report."""
-    from toolsweep.data.loaders import load_preference_jsonl
-    from toolsweep.evaluation.when2call import load_when2call_mcq
+    from toolsweep.data.loaders import load_preference_jsonl, load_when2call_mcq
 
     spec = sweep.spec
     check = DataCheck(strict=any(_candidates(sweep.space, "data.strict", spec.data.strict)))

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from toolsweep.config.schema import DataConfig, EvalSet
+from toolsweep.config.vocabulary import UNSEEN_PHRASING
+from toolsweep.data.bfcl import load_bfcl
 from toolsweep.data.checks import load_hub_report
 from toolsweep.data.loaders import load_jsonl
 from toolsweep.data.reports import DataFileError, DataValidationError, LoadReport, usable_rows
@@ -79,7 +81,7 @@ def _cap(rows: list[Any], n: int | None) -> list[Any]:
 
 def describe_eval_set(config: EvalSet) -> str:
     """What an evaluation set is, in a few words, for model cards and `toolsweep validate`."""
-    if config.builtin == "unseen_phrasing":
+    if config.builtin == UNSEEN_PHRASING:
         return "bundled test split, wordings training never saw"
     if config.builtin is not None:
         return f"bundled {config.builtin} split (values new to training, its wordings)"
@@ -110,13 +112,14 @@ def eval_command(model: str, config: EvalSet, default_n: int, max_new_tokens: in
 
 def load_eval_set(where: str, config: EvalSet, data: DataConfig, default_n: int,
                   held: list[dict[str, Any]] | None = None) -> list[Any]:
-    """The rows of one evaluation set: contract examples, or :class:`EvalTask` for BFCL. ``held`` is this set's
-    share of the holdout when ``config.holdout`` is set."""
+    """The rows of one evaluation set: contract examples, or :class:`~toolsweep.data.eval_task.EvalTask` for
+    BFCL. ``held`` is this set's share of the holdout when ``config.holdout`` is set."""
     if config.builtin is not None:
         from toolsweep.data.prepare import evaluation_split
 
         n = config.examples or default_n
-        split, phrasing = ("test", "unseen") if config.builtin == "unseen_phrasing" else (config.builtin, "seen")
+        unseen = config.builtin == UNSEEN_PHRASING
+        split, phrasing = ("test", "unseen") if unseen else (config.builtin, "seen")
         return evaluation_split(split, n, phrasing)
     if config.holdout is not None:
         if not held:
@@ -124,7 +127,5 @@ def load_eval_set(where: str, config: EvalSet, data: DataConfig, default_n: int,
                                 "raise the fraction or add data")
         return _cap(held, config.examples)
     if config.bfcl is not None:
-        from toolsweep.evaluation.bfcl import load_bfcl
-
         return load_bfcl(config.bfcl, source=config.bfcl_source, limit=config.examples)
     return _cap(load_user_rows(where, config, data.strict), config.examples)

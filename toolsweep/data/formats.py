@@ -17,7 +17,10 @@ from __future__ import annotations
 import json
 import re
 
-FORMATS: tuple[str, ...] = ("auto", "messages", "xlam", "when2call")
+from toolsweep.config.vocabulary import ROW_FORMATS, TOOL_CALL_CATEGORIES
+
+FORMATS: tuple[str, ...] = ("auto", *ROW_FORMATS)
+"""The row formats a loader reads; ``auto`` tells them apart by each row's keys."""
 _ROLES = ("system", "user", "assistant", "tool")
 _XLAM_TYPES = {"str": "string", "string": "string", "int": "integer", "integer": "integer",
                "float": "number", "number": "number", "bool": "boolean", "boolean": "boolean",
@@ -230,7 +233,7 @@ def normalise_messages_row(row: dict, default_id: str) -> dict:
         out.append(message)
     category = row.get("category")
     answer = out[-1]
-    if category not in ("simple", "multiple", "parallel", "irrelevance", "clarify") or (
+    if category not in TOOL_CALL_CATEGORIES or (
             category == "clarify" and answer.get("tool_calls")):
         category = infer_category(tools, answer)
     example = {"id": str(row.get("id", default_id)), "category": category, "tools": tools, "messages": out}

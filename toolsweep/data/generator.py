@@ -24,6 +24,7 @@ import copy
 import random
 from dataclasses import dataclass
 
+from toolsweep.config.vocabulary import TOOL_CALL_CATEGORIES
 from toolsweep.data.catalogue import ToolEntry, confusables_of, target_tools, tool_entry, tool_name
 from toolsweep.data.templates import (
     clarifying_question,
@@ -35,9 +36,8 @@ from toolsweep.data.templates import (
 )
 from toolsweep.data.values import check_split
 
-CATEGORIES: tuple[str, ...] = ("simple", "multiple", "parallel", "irrelevance", "clarify")
-DEFAULT_CATEGORIES: dict[str, float] = {"simple": 0.35, "multiple": 0.25, "parallel": 0.15, "irrelevance": 0.15,
-                                       "clarify": 0.1}
+DEFAULT_CATEGORY_WEIGHTS: dict[str, float] = {"simple": 0.35, "multiple": 0.25, "parallel": 0.15,
+                                             "irrelevance": 0.15, "clarify": 0.1}
 """Category weights used by ``builtin_dataset`` when none are given."""
 
 
@@ -90,7 +90,7 @@ def generate_examples(tools: list[dict] | list[ToolEntry], split: str, n: int,
     check_split(split)
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    weights = normalise_weights(categories or DEFAULT_CATEGORIES, CATEGORIES, "category")
+    weights = normalise_weights(categories or DEFAULT_CATEGORY_WEIGHTS, TOOL_CALL_CATEGORIES, "category")
     if not tools:
         raise ValueError("tools is empty; pass e.g. target_tools()")
     entries = [t if isinstance(t, ToolEntry) else tool_entry(tool_name(t)) for t in tools]

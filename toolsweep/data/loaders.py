@@ -47,12 +47,12 @@ from toolsweep.data.formats import (
     normalise_messages_row,
 )
 from toolsweep.data.reports import DataFileError, DataValidationError, LoadReport, MissingDataFile, RowError
-from toolsweep.data.schema import json_kind, tool_schema_problems, tools_by_name, validate_call
-from toolsweep.data.when2call_format import from_when2call_row, when2call_pair
+from toolsweep.data.tool_validation import json_kind, tool_schema_problems, tools_by_name, validate_call
+from toolsweep.data.when2call_format import from_when2call_row, when2call_mcq_item, when2call_pair
 
-__all__ = ["DataFileError", "DataValidationError", "LoadReport", "MissingDataFile", "RowError", "load_examples",
-           "load_hub_dataset", "load_jsonl", "load_preference_jsonl", "load_rows", "open_data_file", "parse_preference_row",
-           "parse_row", "write_jsonl"]
+__all__ = ["DataFileError", "DataValidationError", "LoadReport", "MissingDataFile", "RowError",
+           "load_examples", "load_hub_dataset", "load_jsonl", "load_preference_jsonl", "load_rows",
+           "load_when2call_mcq", "open_data_file", "parse_preference_row", "parse_row", "write_jsonl"]
 
 MAX_CALLS = 128
 """An answer with more tool calls is rejected: parallel answers make a handful, and each call is checked
@@ -247,6 +247,18 @@ def load_preference_jsonl(path: str | Path, fmt: str = "when2call", strict: bool
     rejected, rejection_kind``), so ``trainers.datasets.preference_dataset`` takes them as they are."""
     _check_preference_format(fmt)
     return load_rows(path, lambda row, where, line: parse_preference_row(row, where, line, fmt), strict)
+
+
+def load_when2call_mcq(path: str | Path, strict: bool = False) -> LoadReport:
+    """Read When2Call test rows (``when2call_test_mcq.jsonl`` / ``when2call_test_llm_judge.jsonl``) as items
+    ``{id, tools, prompt, choices: {kind: assistant message}, correct_answer, source}``, which
+    ``toolsweep.evaluation.when2call`` scores; bad rows are reported with file, line and field."""
+    def parse(row: Any, where: str, line: int) -> dict:
+        if not isinstance(row, dict):
+            raise RowProblem("missing_field", f"row is a JSON {type(row).__name__}, not an object")
+        return when2call_mcq_item(row, f"{Path(where).stem}-{line:06d}")
+
+    return load_rows(path, parse, strict)
 
 
 def load_examples(path: str | Path, fmt: str = "auto", strict: bool = False) -> list[dict]:

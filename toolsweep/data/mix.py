@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from toolsweep.data.generator import CATEGORIES, allocate, generate_examples, normalise_weights
+from toolsweep.config.vocabulary import TOOL_CALL_CATEGORIES
+from toolsweep.data.generator import allocate, generate_examples, normalise_weights
 from toolsweep.data.values import check_split
 
 Source = list[dict] | Callable[[int, int], list[dict]]
@@ -76,7 +77,7 @@ def builtin_sources(split: str = "train", seed: int = 0, tools: list[dict] | Non
     def make(category: str) -> Callable[[int, int], list[dict]]:
         return lambda count, mix_seed: generate_examples(tools, split, count, [category], seed + 7919 * mix_seed)
 
-    return {category: make(category) for category in CATEGORIES}
+    return {category: make(category) for category in TOOL_CALL_CATEGORIES}
 
 
 def mix_dataset(weights: dict[str, float], n: int, seed: int = 0, split: str = "train",

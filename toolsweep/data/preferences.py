@@ -17,15 +17,13 @@ import copy
 import json
 import random
 
+from toolsweep.config.vocabulary import REJECTION_KINDS
 from toolsweep.data.catalogue import confusables_of, tool_entry, tool_name
 from toolsweep.data.generator import normalise_weights
-from toolsweep.data.schema import check_value, tools_by_name
 from toolsweep.data.templates import REFUSALS, draw_value
+from toolsweep.data.tool_validation import check_value, tools_by_name
 from toolsweep.data.values import value_split
 
-REJECTION_KINDS: tuple[str, ...] = ("wrong_tool", "missing_argument", "wrong_type", "wrong_value",
-                                    "invented_argument", "invented_value", "malformed_json", "spurious_call",
-                                    "missed_call")
 _INVENTED = (("verbose", True), ("priority", "high"), ("user_id", "me"), ("timezone", "UTC"),
              ("format", "json"), ("confirm", True), ("max_results", 5), ("notes", "asap"))
 

@@ -14,19 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from toolsweep.config.schema import BUILTIN_CATEGORIES, DataConfig, EvalSet, SweepSpec
+from toolsweep.config.schema import TOOL_CALL_CATEGORIES, DataConfig, EvalSet, SweepSpec
+from toolsweep.config.vocabulary import UNSEEN_PHRASING
 from toolsweep.data.catalogue import target_tools
 from toolsweep.data.eval_sets import holdout_split, load_eval_set, load_user_rows
 from toolsweep.data.generator import generate_examples
-from toolsweep.data.loaders import load_preference_jsonl
+from toolsweep.data.loaders import load_preference_jsonl, load_when2call_mcq
 from toolsweep.data.mix import Source, builtin_sources, sample_mix
 from toolsweep.data.preferences import make_preference_pairs
 from toolsweep.data.reports import DataFileError, usable_rows
 
 __all__ = ["EVAL_CATEGORIES", "UNSEEN_PHRASING", "PreparedData", "evaluation_configs", "evaluation_split", "named_test_sets", "prepare_data"]
 
-EVAL_CATEGORIES = dict.fromkeys(BUILTIN_CATEGORIES, 1.0)
-UNSEEN_PHRASING = "unseen_phrasing"
+EVAL_CATEGORIES = dict.fromkeys(TOOL_CALL_CATEGORIES, 1.0)
 """The test slice whose phrasing templates training never saw (metrics ``test/unseen_phrasing/...``)."""
 # Held-out splits do not depend on the sweep's seed: every sweep and trial is scored on the same examples.
 EVAL_SEED = 1234
@@ -84,7 +84,7 @@ def _sources(data: DataConfig, seed: int, holdout: list[float]
 def evaluation_configs(data: DataConfig) -> tuple[EvalSet, dict[str, EvalSet]]:
     """The validation set and the named test sets a sweep is scored on (the defaults filled in)."""
     validation = data.validation or EvalSet(builtin="validation")
-    tests = data.test or {"test": EvalSet(builtin="test"), UNSEEN_PHRASING: EvalSet(builtin="unseen_phrasing")}
+    tests = data.test or {"test": EvalSet(builtin="test"), UNSEEN_PHRASING: EvalSet(builtin=UNSEEN_PHRASING)}
     return validation, tests
 
 
@@ -132,8 +132,6 @@ def _file_pairs(data: DataConfig, seed: int) -> list[dict[str, Any]]:
 def _when2call_items(spec: SweepSpec) -> list[dict[str, Any]]:
     if spec.eval.when2call is None:
         return []
-    from toolsweep.evaluation.when2call import load_when2call_mcq
-
     report = load_when2call_mcq(spec.eval.when2call, strict=spec.data.strict)
     return usable_rows(report, "eval.when2call")[: spec.eval.when2call_examples]
 

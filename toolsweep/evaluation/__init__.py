@@ -3,10 +3,11 @@
 Importing this package does not import torch or transformers; generation imports them on first use.
 """
 
-from toolsweep.evaluation.bfcl import (
+from toolsweep.config.vocabulary import ERROR_KINDS
+from toolsweep.data.bfcl import (
     CATEGORY_GROUPS,
-    DEFAULT_CATEGORIES,
     LIVE_CATEGORIES,
+    NON_LIVE_CATEGORIES,
     BFCLData,
     bfcl_function_to_tool,
     load_bfcl,
@@ -42,14 +43,14 @@ from toolsweep.evaluation.runner import (
     load_model,
     score_completions,
 )
-from toolsweep.evaluation.scoring import ERROR_KINDS, ExampleResult, score_output
+from toolsweep.evaluation.scoring import ExampleResult, score_output
 from toolsweep.evaluation.tasks import EvalTask, as_tasks
 
 __all__ = [
     "CATEGORY_GROUPS",
-    "DEFAULT_CATEGORIES",
     "ERROR_KINDS",
     "LIVE_CATEGORIES",
+    "NON_LIVE_CATEGORIES",
     "BFCLData",
     "EvalMetrics",
     "EvalReport",

@@ -32,8 +32,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-WRONG_TYPE = "wrong_type"
-WRONG_VALUE = "wrong_value"
+from toolsweep.config.vocabulary import WRONG_TYPE, WRONG_VALUE
 
 # Declared type name -> python type: BFCL's python names, JSON-schema names, BFCL's Java/JS names.
 _TYPES: dict[str, type] = {

@@ -109,7 +109,7 @@ def choose_backend(location: str, backend: str) -> str:
 
 
 def _bfcl_tasks(source: str | None, categories: tuple[str, ...], n: int | None) -> list[Any]:
-    from toolsweep.evaluation.bfcl import load_bfcl
+    from toolsweep.data.bfcl import load_bfcl
 
     try:
         return load_bfcl(categories, source=source, limit=n)
@@ -180,7 +180,8 @@ def run_eval(
 def _when2call(model: str, data: str, n: int | None, batch_size: int | None, trust_remote_code: bool,
                chat_template: str | None) -> dict[str, float]:
     """When2Call's multiple-choice score (no generation): ``data`` is a When2Call test file."""
-    from toolsweep.evaluation.when2call import load_when2call_mcq, multiple_choice_eval
+    from toolsweep.data.loaders import load_when2call_mcq
+    from toolsweep.evaluation.when2call import multiple_choice_eval
 
     if not Path(data).is_file():
         raise UserError(f"--data {data}: --suite when2call needs a When2Call test file (when2call_test_mcq.jsonl), "
@@ -197,7 +198,7 @@ def _when2call(model: str, data: str, n: int | None, batch_size: int | None, tru
 
 def _bfcl_names(live: bool, categories: str | None = None) -> tuple[str, ...]:
     """``--categories`` (comma-separated BFCL names) or the default set, plus the live ones with ``--live``."""
-    from toolsweep.evaluation.bfcl import CATEGORY_GROUPS, DEFAULT_CATEGORIES, LIVE_CATEGORIES
+    from toolsweep.data.bfcl import CATEGORY_GROUPS, LIVE_CATEGORIES, NON_LIVE_CATEGORIES
 
     if categories:
         chosen = tuple(c.strip() for c in categories.split(",") if c.strip())
@@ -206,7 +207,7 @@ def _bfcl_names(live: bool, categories: str | None = None) -> tuple[str, ...]:
             raise UserError(f"--categories: unknown BFCL categories {unknown or categories!r}; use some of "
                             f"{', '.join(CATEGORY_GROUPS)}")
         return chosen
-    return DEFAULT_CATEGORIES + (LIVE_CATEGORIES if live else ())
+    return NON_LIVE_CATEGORIES + (LIVE_CATEGORIES if live else ())
 
 
 def print_metrics(metrics: dict[str, float], title: str) -> None:

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from toolsweep.config.vocabulary import DEFAULT_MAX_NEW_TOKENS
 from toolsweep.evaluation.decoding import (
     cache_kwarg_name,
     compactable,
@@ -45,10 +46,6 @@ DEFAULT_TOKEN_BUDGET = 32_768
 # rows leave the batch a long answer no longer holds the short ones back. Measured on the built-in model,
 # 64 test prompts, bf16: budget 8192 (5 batches) 1.08 s, 16384 (3) 0.99 s, 32768 (2) 0.93 s, 65536 (1) 0.86 s.
 CPU_TOKEN_BUDGET = 65_536
-# The one default generation limit: the sweep schema's eval.max_new_tokens and `toolsweep eval` use it too, so both
-# score a model the same way. It fits every bundled reference answer (the longest, a parallel call, is 155 tokens
-# for the tiny model and 196 for SmolLM2); a trial reports how many answers a lower limit cuts.
-DEFAULT_MAX_NEW_TOKENS = 256
 DEFAULT_MAX_PADDING: float | None = None
 
 

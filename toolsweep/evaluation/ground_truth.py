@@ -12,9 +12,10 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from toolsweep.data.eval_task import GroundTruth
 from toolsweep.evaluation.bfcl_rules import nested_eq
 from toolsweep.evaluation.parsing import ToolCall
-from toolsweep.evaluation.scoring import GroundTruth, function_docs
+from toolsweep.evaluation.scoring import function_docs
 
 __all__ = ["calls_from_ground_truth", "ground_truth_from_example", "ground_truth_issues"]
 

@@ -1,7 +1,8 @@
 """Aggregate per-example results into typed metrics and a flat dict for Ray Tune / W&B.
 
-Every metric declares ``higher_is_better`` (lm-evaluation-harness does the same) so that a sweep
-can pick its objective direction from the metric instead of from a hand-kept list. A metric whose
+Every metric has a direction (``higher_is_better``, as in lm-evaluation-harness), given by one rule,
+:func:`toolsweep.config.vocabulary.metric_direction`: a sweep without ``search.mode`` takes its direction from
+the metric, and ``validate`` rejects a mode that optimises the metric the wrong way. A metric whose
 denominator is zero (e.g. irrelevance accuracy on a set with no irrelevance examples) is ``nan``
 in the typed record and left out of :meth:`EvalMetrics.to_flat_dict`, because Ray Tune and W&B
 treat a reported ``nan`` as a real value while a missing key is simply not plotted.
@@ -18,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolsweep.evaluation.scoring import ERROR_KINDS, ExampleResult
+from toolsweep.config.vocabulary import ERROR_KINDS, METRIC_NAMES, is_metric_name, metric_direction
+from toolsweep.config.vocabulary import HEADLINE_METRIC as HEADLINE
+from toolsweep.evaluation.scoring import ExampleResult
 
-HEADLINE = "exact_match"
-METRIC_NAMES: tuple[str, ...] = (HEADLINE, "tool_selection", "arg_precision", "arg_recall", "arg_f1", "well_formed",
-                                 "irrelevance_accuracy", "n_examples")
-"""Every key of :meth:`EvalMetrics.to_flat_dict` except ``exact_match/<category>`` and ``errors/<kind>``."""
+__all__ = ["HEADLINE", "METRIC_NAMES", "EvalMetrics", "Metric", "aggregate", "failure_record",
+           "is_metric_name", "test_set_keys", "write_failures"]
 
 
 def test_set_keys(keys: Iterable[str]) -> list[str]:
@@ -37,16 +38,6 @@ def test_set_keys(keys: Iterable[str]) -> list[str]:
     return found
 
 
-def is_metric_name(name: str) -> bool:
-    """Whether an evaluation reports ``name`` (when its data has the category): what a sweep may optimise."""
-    head, _, rest = name.partition("/")
-    if head == HEADLINE and rest:
-        return True  # exact_match/<category>: categories depend on the data
-    if head == "errors":
-        return rest in ERROR_KINDS
-    return name in METRIC_NAMES
-
-
 @dataclass(frozen=True)
 class Metric:
     """A ratio with its support, so that small-sample numbers can be recognised as such."""
@@ -54,7 +45,6 @@ class Metric:
     name: str
     numerator: float
     denominator: float
-    higher_is_better: bool = True
 
     @property
     def value(self) -> float:
@@ -101,12 +91,11 @@ class EvalMetrics:
         return flat
 
     def higher_is_better(self) -> dict[str, bool]:
-        """Direction of every key of :meth:`to_flat_dict` (error counts: lower is better)."""
-        out = {m.name: m.higher_is_better for m in self.metrics()}
-        out["arg_f1"] = True
-        out.update({f"errors/{k}": False for k in ERROR_KINDS})
-        out["n_examples"] = True
-        return out
+        """Direction of every key of :meth:`to_flat_dict` (error counts: lower is better), from
+        :func:`toolsweep.config.vocabulary.metric_direction`, the rule the sweep's ``search.mode`` follows."""
+        errors = [f"errors/{kind}" for kind in ERROR_KINDS]
+        keys = [m.name for m in self.metrics()] + ["arg_f1", *errors, "n_examples"]
+        return {key: metric_direction(key) != "min" for key in keys}
 
 
 def aggregate(results: Sequence[ExampleResult]) -> EvalMetrics:

@@ -108,7 +108,7 @@ def evaluate(
     """Greedy-decode every example with ``model`` and score the tool calls.
 
     ``examples`` are contract examples (their final assistant turn is the reference) or
-    :class:`EvalTask` (e.g. from :func:`toolsweep.evaluation.bfcl.load_bfcl`). ``batch_size`` caps
+    :class:`EvalTask` (e.g. from :func:`toolsweep.data.bfcl.load_bfcl`). ``batch_size`` caps
     the batch; ``token_budget`` bounds ``batch * (prompt + max_new_tokens)`` tokens per batch.
     """
     tasks = as_tasks(examples)

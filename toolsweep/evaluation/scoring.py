@@ -53,33 +53,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from toolsweep.evaluation.bfcl_rules import WRONG_TYPE, WRONG_VALUE, check_argument
-from toolsweep.evaluation.parsing import ParsedOutput, ToolCall
-
-WRONG_TOOL = "wrong_tool"
-MISSING_ARGUMENT = "missing_argument"
-UNEXPECTED_ARGUMENT = "unexpected_argument"
-MALFORMED = "malformed"
-SPURIOUS_CALL = "spurious_call"
-MISSED_CALL = "missed_call"
-SHOULD_HAVE_ASKED = "should_have_asked"
-ASKED_NEEDLESSLY = "asked_needlessly"
-CLARIFY = "clarify"
-"""The category whose right answer is a question for a missing required argument (When2Call's "ask")."""
-ERROR_KINDS: tuple[str, ...] = (
-    WRONG_TOOL,
-    MISSING_ARGUMENT,
-    UNEXPECTED_ARGUMENT,
-    WRONG_TYPE,
-    WRONG_VALUE,
-    MALFORMED,
-    SPURIOUS_CALL,
-    MISSED_CALL,
-    SHOULD_HAVE_ASKED,
+from toolsweep.config.vocabulary import (
     ASKED_NEEDLESSLY,
+    BFCL_CATEGORY_GROUPS,
+    CLARIFY,
+    MALFORMED,
+    MISSED_CALL,
+    MISSING_ARGUMENT,
+    SHOULD_HAVE_ASKED,
+    SPURIOUS_CALL,
+    UNEXPECTED_ARGUMENT,
+    WRONG_TOOL,
 )
-
-GroundTruth = list[dict[str, dict[str, list[Any]]]]
+from toolsweep.data.eval_task import GroundTruth
+from toolsweep.evaluation.bfcl_rules import check_argument
+from toolsweep.evaluation.parsing import ParsedOutput, ToolCall
 
 
 @dataclass
@@ -217,9 +205,7 @@ def _max_matching(ok: list[list[bool]], n_pred: int) -> list[int | None]:
 
 def is_bfcl_category(subcategory: str | None) -> bool:
     """Is this one of BFCL's category names (a task loaded from BFCL data)?"""
-    from toolsweep.evaluation.bfcl import CATEGORY_GROUPS  # bfcl -> tasks -> scoring: import on use
-
-    return subcategory in CATEGORY_GROUPS
+    return subcategory in BFCL_CATEGORY_GROUPS
 
 
 def is_question(text: str) -> bool:
@@ -245,7 +231,7 @@ def score_output(
     an empty list means no call should be made (irrelevance). ``bfcl_exact``: True gives BFCL's
     verdict, False the project's rules for its own data (see the module docstring); None (the
     default) chooses BFCL's when ``subcategory`` names a BFCL category, as every task from
-    :func:`toolsweep.evaluation.bfcl.load_bfcl` does, and the project's otherwise.
+    :func:`toolsweep.data.bfcl.load_bfcl` does, and the project's otherwise.
     """
     exact = is_bfcl_category(subcategory) if bfcl_exact is None else bfcl_exact
     docs = function_docs(functions)

@@ -11,24 +11,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-HERMES_CHAT_TEMPLATE = (
-    "{% if tools %}<|im_start|>system\nYou may call one or more functions. Signatures:\n<tools>"
-    "{% for tool in tools %}{{ '\\n' }}{{ tool | tojson }}{% endfor %}{{ '\\n' }}</tools>\n"
-    "For each call return <tool_call>\n{\"name\": <name>, \"arguments\": <args-json>}\n</tool_call><|im_end|>\n"
-    "{% endif %}"
-    "{% for message in messages %}"
-    "{% if message.role == 'assistant' %}<|im_start|>assistant\n"
-    "{% if message.content %}{{ message.content }}{% endif %}"
-    "{% for tc in message.tool_calls or [] %}"
-    "{% if not loop.first or message.content %}{{ '\\n' }}{% endif %}"
-    "<tool_call>\n{\"name\": \"{{ tc.function.name }}\", \"arguments\": {{ tc.function.arguments | tojson }}}\n"
-    "</tool_call>"
-    "{% endfor %}<|im_end|>\n"
-    "{% else %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+from toolsweep.models.chat_templates import chat_template_text
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>"]
 
@@ -58,7 +41,7 @@ def build_tiny_tokenizer(extra_corpus: Iterable[str] = (), vocab_size: int = 400
     tok.train_from_iterator([*_corpus(), *extra_corpus], trainer=trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                    additional_special_tokens=SPECIAL_TOKENS[1:])
-    fast.chat_template = HERMES_CHAT_TEMPLATE
+    fast.chat_template = chat_template_text("hermes")  # the shipped template, not a copy of it
     return fast
 
 

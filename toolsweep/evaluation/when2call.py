@@ -29,28 +29,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 from toolsweep.data.formats import RowProblem
-from toolsweep.data.loaders import LoadReport, load_rows
 from toolsweep.data.when2call_format import WHEN2CALL_KINDS, when2call_mcq_item
 from toolsweep.evaluation.generation import render_prompt
 
 PREFIX = "when2call"
 LengthNorm = Literal["tokens", "chars", "none"]
-
-
-def load_when2call_mcq(path: str | Path, strict: bool = False) -> LoadReport:
-    """Read When2Call test rows (``when2call_test_mcq.jsonl`` / ``when2call_test_llm_judge.jsonl``) as items
-    ``{id, tools, prompt, choices: {kind: assistant message}, correct_answer, source}``; bad rows are reported
-    with file, line and field, like every loader of ``toolsweep.data``."""
-    def parse(row: Any, where: str, line: int) -> dict:
-        if not isinstance(row, dict):
-            raise RowProblem("missing_field", f"row is a JSON {type(row).__name__}, not an object")
-        return when2call_mcq_item(row, f"{Path(where).stem}-{line:06d}")
-
-    return load_rows(path, parse, strict)
 
 
 def _as_items(rows: Sequence[Mapping[str, Any]]) -> list[dict]:
@@ -63,8 +49,8 @@ def _as_items(rows: Sequence[Mapping[str, Any]]) -> list[dict]:
         try:
             items.append(when2call_mcq_item(dict(row), f"row-{index}"))
         except RowProblem as problem:
-            raise ValueError(f"When2Call row {index}: {problem.message}; load the file with load_when2call_mcq "
-                             "to skip and report bad rows") from problem
+            raise ValueError(f"When2Call row {index}: {problem.message}; load the file with "
+                             "data.loaders.load_when2call_mcq to skip and report bad rows") from problem
     return items
 
 

@@ -1,6 +1,7 @@
-"""Models: the built-in tiny tool-calling model (``builtin:tiny-tool-lm``) and model-name resolution.
+"""Models: the built-in models (``builtin:tiny-tool-lm`` ships here), their tokenizer and chat templates, and
+model-name resolution.
 
-``build`` (torch, transformers) is imported on use only: ``from toolsweep.models.build import build``.
+Building the tiny model is training, so it lives in ``toolsweep.trainers.build_builtin``.
 """
 
 from toolsweep.models.registry import BUILTIN_MODELS, BUILTIN_PREFIX, resolve_model

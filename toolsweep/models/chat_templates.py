@@ -23,21 +23,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from toolsweep.config.model_names import CHAT_TEMPLATES, check_chat_template
+
 __all__ = ["CHAT_TEMPLATES", "chat_template_text", "check_chat_template"]
-
-CHAT_TEMPLATES: tuple[str, ...] = ("compact", "hermes", "smollm2")
-
-
-def check_chat_template(value: str) -> str:
-    """``value`` if it names a built-in template or an existing file; ValueError saying what to give."""
-    if value in CHAT_TEMPLATES:
-        return value
-    if Path(value).expanduser().is_file():
-        return value
-    raise ValueError(
-        f"chat template {value!r} is neither a built-in name ({', '.join(CHAT_TEMPLATES)}) nor an existing "
-        "Jinja file; give one of those names or the path of a .jinja file"
-    )
 
 
 def chat_template_text(value: str) -> str:

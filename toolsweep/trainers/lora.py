@@ -37,7 +37,7 @@ def check_target_modules(model: nn.Module, lora: LoraConfig) -> None:
 def peft_config(lora: LoraConfig) -> PeftLoraConfig:
     return PeftLoraConfig(
         r=lora.r,
-        lora_alpha=lora.alpha if lora.alpha is not None else 2 * lora.r,
+        lora_alpha=lora.effective_alpha,
         lora_dropout=lora.dropout,
         target_modules=lora.target_modules,
         bias="none",

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from toolsweep.trainers.memory import TRIM_EVERY_STEPS, release_freed_memory
 
 if TYPE_CHECKING:
-    from toolsweep.models.build import BuildConfig
+    from toolsweep.trainers.build_builtin import BuildConfig
 
 __all__ = ["Checkpoint", "batches", "lr_at", "pretrain"]
 

@@ -1,7 +1,9 @@
-"""A short human summary of a validated sweep, printed by ``toolsweep validate``.
+"""The preflight report of a validated sweep, printed by ``toolsweep validate`` before any compute is spent.
 
-It answers the questions a user asks before spending compute: which model, which stages, how many trials,
-what is searched and how.
+It answers the questions a user asks first: which model (and whether it is cached), which stages, which
+evaluation sets, how many trials, what is searched and how, and whether a trial fits its memory. It sits in
+``trainers/`` because that is the lowest layer that sees everything it reports on: data (the evaluation sets),
+models (the cache) and the trainer's memory estimate.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def describe_sweep(sweep: Sweep) -> str:
         lines += [f"    {path.ljust(width)}  {describe_domain(domain)}" for path, domain in sweep.space.items()]
     else:
         lines.append("  searched fields: none (every trial is the same configuration)")
-    from toolsweep.config.memory_check import memory_lines
+    from toolsweep.trainers.memory_check import memory_lines
 
     lines += memory_lines(sweep)  # each corner's estimated peak, and a warning where one cannot fit its GPU share
     return "\n".join(lines)

@@ -22,25 +22,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from toolsweep.evaluation.tasks import EvalTask
+from toolsweep.config.vocabulary import BFCL_CATEGORY_GROUPS as CATEGORY_GROUPS
+from toolsweep.data.eval_task import EvalTask
+
+__all__ = ["CATEGORY_GROUPS", "LIVE_CATEGORIES", "NON_LIVE_CATEGORIES", "WHEEL_ENV", "BFCLData",
+           "bfcl_function_to_tool", "installed_data_dir", "load_bfcl", "open_bfcl", "tasks_from_rows"]
 
 WHEEL_ENV = "TOOLSWEEP_BFCL_WHEEL"
 
-# BFCL category -> the contract category it is reported under as well.
-CATEGORY_GROUPS: dict[str, str] = {
-    "simple_python": "simple",
-    "multiple": "multiple",
-    "parallel": "parallel",
-    "parallel_multiple": "parallel",
-    "irrelevance": "irrelevance",
-    "live_simple": "simple",
-    "live_multiple": "multiple",
-    "live_parallel": "parallel",
-    "live_parallel_multiple": "parallel",
-    "live_irrelevance": "irrelevance",
-}
-DEFAULT_CATEGORIES: tuple[str, ...] = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance")
+NON_LIVE_CATEGORIES: tuple[str, ...] = ("simple_python", "multiple", "parallel", "parallel_multiple",
+                                        "irrelevance")
+"""BFCL's expert-written single-turn categories: what ``load_bfcl`` and ``toolsweep eval --suite bfcl`` read
+by default. Every category and the tool-call category it is reported under: ``CATEGORY_GROUPS``."""
 LIVE_CATEGORIES: tuple[str, ...] = ("live_simple", "live_multiple", "live_irrelevance")
+"""BFCL's user-contributed ("live") categories that ``toolsweep eval --suite bfcl --live`` adds."""
 
 # BFCL type names -> JSON-schema names, for prompting (scoring keeps BFCL's names).
 _TO_JSON_SCHEMA = {
@@ -207,7 +202,7 @@ def tasks_from_rows(category: str, rows: Sequence[Mapping[str, Any]],
     return tasks
 
 
-def load_bfcl(categories: Sequence[str] = DEFAULT_CATEGORIES, *,
+def load_bfcl(categories: Sequence[str] = NON_LIVE_CATEGORIES, *,
               source: str | os.PathLike[str] | BFCLData | None = None,
               limit: int | None = None) -> list[EvalTask]:
     """Load BFCL categories as tasks (``limit`` rows per category, from the start of each file)."""

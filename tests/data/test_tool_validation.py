@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from toolsweep.data.schema import type_matches, validate_arguments, validate_call
+from toolsweep.data.tool_validation import type_matches, validate_arguments, validate_call
 
 PARAMS = {"type": "object", "required": ["n"], "properties": {
     "n": {"type": "integer"}, "x": {"type": "number"}, "flag": {"type": "boolean"},

@@ -16,7 +16,10 @@ conversations over tools the build never saw, values it never saw) and on the qu
 where the base must stay low because it must not know the target tools. ``build_info.json`` records the
 configuration, data hash, history, gate, wall time and versions.
 
-    python -m toolsweep.models.build --out toolsweep/models/builtin/tiny-tool-lm --seed 0 [--resume]
+    python -m toolsweep.trainers.build_builtin --out toolsweep/models/builtin/tiny-tool-lm --seed 0 [--resume]
+
+It lives in ``trainers/`` (not beside the model in ``models/``) because it trains and evaluates: it uses the
+trainer's hardware and memory helpers and the evaluation runner for its gate.
 """
 
 from __future__ import annotations
@@ -187,8 +190,8 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, resume: bool = False, log: A
     import torch
     from transformers import AutoTokenizer
 
-    from toolsweep.models.pretrain import Checkpoint, pretrain
     from toolsweep.models.tokenizer import render, train_tokenizer
+    from toolsweep.trainers.pretrain_builtin import Checkpoint, pretrain
 
     start = time.time()
     out = Path(out_dir)
@@ -282,8 +285,9 @@ def _versions() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m toolsweep.models.build --out DIR [--seed N] [--FIELD VALUE ...] [--resume]``."""
-    parser = argparse.ArgumentParser(prog="python -m toolsweep.models.build", description=__doc__.split("\n")[0])
+    """``python -m toolsweep.trainers.build_builtin --out DIR [--seed N] [--FIELD VALUE ...] [--resume]``."""
+    parser = argparse.ArgumentParser(prog="python -m toolsweep.trainers.build_builtin",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="directory to write the model into")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint (same options)")
     for f in dataclasses.fields(BuildConfig):

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from toolsweep.models.build import BuildConfig, build, generate_data, main
+from toolsweep.trainers.build_builtin import BuildConfig, build, generate_data, main
 
 MICRO = {"n_tools": 60, "n_train": 48, "n_probe": 8, "gate_test_examples": 4, "vocab_size": 320, "hidden_size": 32,
          "num_layers": 2, "num_heads": 2, "num_kv_heads": 1, "intermediate_size": 64, "steps": 20, "batch_size": 4,
