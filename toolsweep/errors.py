@@ -6,7 +6,14 @@ row, a model path, a resource request. Its message must say what to change.
 
 from __future__ import annotations
 
-__all__ = ["TrialFailure", "UserError"]
+__all__ = ["EXCEPTION", "FAILURE_KINDS", "NON_FINITE", "OUT_OF_MEMORY", "TrialFailure", "UserError"]
+
+# Why a trial failed, as recorded in failure.json, attempts.jsonl and the summary; the OOM retry acts on
+# OUT_OF_MEMORY alone.
+NON_FINITE = "nan"
+OUT_OF_MEMORY = "oom"
+EXCEPTION = "exception"
+FAILURE_KINDS: tuple[str, ...] = (NON_FINITE, OUT_OF_MEMORY, EXCEPTION)
 
 
 class UserError(Exception):
@@ -14,7 +21,7 @@ class UserError(Exception):
 
 
 class TrialFailure(RuntimeError):
-    """A trial stopped for a reason worth reporting; ``kind`` is 'nan', 'oom' or 'exception'.
+    """A trial stopped for a reason worth reporting; ``kind`` is one of ``FAILURE_KINDS``.
 
     The sweep records the kind and message as the trial's status and goes on with the other trials.
     """

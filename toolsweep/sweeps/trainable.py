@@ -30,7 +30,7 @@ from ray import tune
 from toolsweep.cluster.storage import RunStorage
 from toolsweep.cluster.workspace import TrialWorkspace, shared_sft_stage
 from toolsweep.config.loader import Sweep
-from toolsweep.errors import TrialFailure
+from toolsweep.errors import EXCEPTION, OUT_OF_MEMORY, TrialFailure
 from toolsweep.trainers.oom_retry import (
     MicroBatch,
     complete_last_attempt,
@@ -101,7 +101,7 @@ def _failure_of(exc: BaseException) -> TrialFailure | None:
             found.append(current)
         pending += [e for e in (current.__cause__, current.__context__) if e is not None]
         pending += [e for e in (getattr(current, "worker_failures", None) or {}).values() if isinstance(e, BaseException)]
-    return next((f for f in found if f.kind == "oom"), found[0] if found else None)
+    return next((f for f in found if f.kind == OUT_OF_MEMORY), found[0] if found else None)
 
 
 def _after_failure(trial_dir: Path, exc: BaseException, plan: dict[str, MicroBatch], max_failures: int) -> BaseException:
@@ -111,7 +111,7 @@ def _after_failure(trial_dir: Path, exc: BaseException, plan: dict[str, MicroBat
     ``retry``), and the error raised says so; at a micro-batch of 1 the trial gives up with reason ``oom``.
     Any other failure is a crash: once there are more than ``max_failures`` of them, the trial gives up."""
     failure = _failure_of(exc)
-    kind = failure.kind if failure is not None else "exception"
+    kind = failure.kind if failure is not None else EXCEPTION
     stage = getattr(failure, "stage", None)
     message = failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
     record: dict[str, Any] = {"ended": time.time(), "failure": {"kind": kind, "stage": stage, "message": message[:2000]}}
@@ -120,12 +120,12 @@ def _after_failure(trial_dir: Path, exc: BaseException, plan: dict[str, MicroBat
     if following is not None and stage is not None:
         now, then = plan[stage], following[stage]
         record["retry"] = {name: micro.as_list() for name, micro in following.items()}
-        raised = TrialFailure("oom", f"{stage}: out of memory at micro-batch {now.batch_size}; the next attempt resumes "
+        raised = TrialFailure(OUT_OF_MEMORY, f"{stage}: out of memory at micro-batch {now.batch_size}; the next attempt resumes "
                               f"from the last checkpoint at micro-batch {then.batch_size} x {then.gradient_accumulation_steps} "
                               f"accumulation (same effective batch {then.effective})")
-    elif kind == "oom" and stage in plan:
+    elif kind == OUT_OF_MEMORY and stage in plan:
         record["gave_up"] = True
-        raised = TrialFailure("oom", f"{stage}: out of memory even at micro-batch 1 ({message}); lower {stage}.max_length, "
+        raised = TrialFailure(OUT_OF_MEMORY, f"{stage}: out of memory even at micro-batch 1 ({message}); lower {stage}.max_length, "
                               "train LoRA instead of the full model, or request more memory (resources.gpus_per_trial)")
         record["failure"]["message"] = raised.message
     elif crashes(read_attempts(trial_dir)) + 1 > max_failures:  # this attempt's line is not complete yet

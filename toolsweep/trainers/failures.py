@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from toolsweep.errors import TrialFailure
+from toolsweep.errors import EXCEPTION, NON_FINITE, OUT_OF_MEMORY, TrialFailure
 
 __all__ = ["NonFiniteLossError", "OutOfMemoryFailure", "TrialFailure", "classify_failure", "is_finite", "is_out_of_memory"]
 
@@ -18,7 +18,7 @@ __all__ = ["NonFiniteLossError", "OutOfMemoryFailure", "TrialFailure", "classify
 class NonFiniteLossError(TrialFailure):
     def __init__(self, stage: str, step: int, key: str, value: float) -> None:
         super().__init__(
-            "nan",
+            NON_FINITE,
             f"{stage}: {key} became {value} at step {step}; lower the learning rate or check the data",
         )
 
@@ -34,7 +34,7 @@ class OutOfMemoryFailure(TrialFailure):
     smaller micro-batch (``trainers.oom_retry``); it survives pickling to the Ray driver."""
 
     def __init__(self, message: str, stage: str | None = None) -> None:
-        super().__init__("oom", message)
+        super().__init__(OUT_OF_MEMORY, message)
         self.stage = stage
 
     def __reduce__(self) -> tuple[type, tuple[str, str | None]]:  # type: ignore[override]
@@ -70,4 +70,4 @@ def classify_failure(exc: BaseException, resources: str, stage: str | None = Non
             f"{fix}, or request more memory per trial",
             stage,
         )
-    return TrialFailure("exception", f"{type(exc).__name__}: {text}")
+    return TrialFailure(EXCEPTION, f"{type(exc).__name__}: {text}")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from toolsweep.config.schema import SweepSpec
+from toolsweep.errors import OUT_OF_MEMORY
 from toolsweep.search_spaces.domains import Domain
 
 __all__ = ["ATTEMPTS_FILE", "STAGES", "MicroBatch", "complete_last_attempt", "crashes", "describe_retries", "given_up",
@@ -80,7 +81,7 @@ def with_micro_batches(spec: SweepSpec, plan: dict[str, MicroBatch]) -> SweepSpe
 def next_micro_batches(kind: str, stage: str | None, current: dict[str, MicroBatch]) -> dict[str, MicroBatch] | None:
     """The micro-batches for the next attempt after a failure of ``kind`` in ``stage``, or None when a retry
     with smaller micro-batches cannot help: not out of memory, not in a training stage, or already at 1."""
-    if kind != "oom" or stage not in current:
+    if kind != OUT_OF_MEMORY or stage not in current:
         return None
     smaller = smaller_micro_batch(current[stage])
     return None if smaller is None else {**current, stage: smaller}
