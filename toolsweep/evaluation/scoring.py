@@ -213,6 +213,72 @@ def is_question(text: str) -> bool:
     return "?" in (text or "")
 
 
+def _decision_errors(parsed: ParsedOutput, category: str, n_exp: int, asked: bool,
+                     malformed: bool) -> tuple[list[str], list[str]]:
+    """The errors of the whole answer, before any call is compared: should it have asked, is it well formed,
+    and did it make as many calls as expected. They come first in ``error_kinds``."""
+    n_pred = len(parsed.calls)
+    kinds: list[str] = []
+    messages: list[str] = []
+    if category == CLARIFY and (n_pred or parsed.malformed or not asked):
+        kinds.append(SHOULD_HAVE_ASKED)
+        messages.append("a required argument is missing from the request: the answer should ask for it, "
+                        + ("not call" if n_pred or parsed.malformed else "and it asked nothing"))
+    if malformed:
+        kinds.append(MALFORMED)
+        messages.append("malformed tool call: " + "; ".join(parsed.errors or [str(parsed.malformed_reason)]))
+    if n_pred < n_exp:
+        kinds.append(ASKED_NEEDLESSLY if n_pred == 0 and asked else MISSED_CALL)
+        messages.append(f"expected {n_exp} call(s), got {n_pred}" + (" and a question" if n_pred == 0 and asked else ""))
+    elif n_pred > n_exp:
+        kinds.append(SPURIOUS_CALL)
+        messages.append(f"expected {n_exp} call(s), got {n_pred}")
+    return kinds, messages
+
+
+def _pair_calls(checks: list[list[_Check]], n_pred: int, exact: bool) -> list[int | None]:
+    """Which predicted call answers each expected one: the passing pairs by BFCL's first fit (``exact``) or a
+    maximum matching, then each unmatched expected call gets its closest unused prediction, so that its
+    errors name what went wrong with the call meant for it."""
+    match = (_greedy_matching if exact else _max_matching)([[ch.ok for ch in row] for row in checks], n_pred)
+    used = {j for j in match if j is not None}
+    for i, j in enumerate(match):
+        if j is None:
+            free = [k for k in range(n_pred) if k not in used]
+            if free:
+                best = min(free, key=lambda k: (checks[i][k].kinds[:1] == [WRONG_TOOL], len(checks[i][k].kinds)))
+                match[i] = best
+                used.add(best)
+    return match
+
+
+def _collect_call_errors(expected: list[tuple[str, Any]], calls: Sequence[ToolCall], checks: list[list[_Check]],
+                         match: list[int | None], kinds: list[str], messages: list[str]) -> tuple[int, int, int]:
+    """Append each paired call's errors (and the unpaired calls') to ``kinds``/``messages``; return the
+    argument counts (true positives, false positives, false negatives) for argument F1."""
+    n_exp, n_pred = len(expected), len(calls)
+    used = {j for j in match if j is not None}
+    tp = fp = fn = 0
+    for i, j in enumerate(match):
+        name, params = expected[i]
+        if j is None:
+            kinds.append(MISSED_CALL)
+            messages.append(f"no call matches expected call {i} ({name})")
+            fn += sum(_needed(a) for a in params.values())
+            continue
+        ch = checks[i][j]
+        kinds.extend(ch.kinds)
+        messages.extend(ch.messages)
+        tp, fp, fn = tp + ch.tp, fp + ch.fp, fn + ch.fn
+    for j in range(n_pred):
+        if j not in used:
+            if n_exp == 0 or n_pred > n_exp:
+                kinds.append(SPURIOUS_CALL)
+                messages.append(f"call {j} ({calls[j].name}) matches no expected call")
+            fp += len(calls[j].arguments)
+    return tp, fp, fn
+
+
 def score_output(
     parsed: ParsedOutput,
     ground_truth: GroundTruth,
@@ -234,60 +300,18 @@ def score_output(
     :func:`toolsweep.data.bfcl.load_bfcl` does, and the project's otherwise.
     """
     exact = is_bfcl_category(subcategory) if bfcl_exact is None else bfcl_exact
-    docs = function_docs(functions)
     expected = [(next(iter(c)), next(iter(c.values()))) for c in ground_truth]
     calls = parsed.calls
     n_exp, n_pred = len(expected), len(calls)
-    kinds: list[str] = []
-    messages: list[str] = []
     asked = is_question(parsed.content)
-    if category == CLARIFY and (n_pred or parsed.malformed or not asked):
-        kinds.append(SHOULD_HAVE_ASKED)
-        messages.append("a required argument is missing from the request: the answer should ask for it, "
-                        + ("not call" if n_pred or parsed.malformed else "and it asked nothing"))
     ignore_malformed = exact if irrelevance_ignores_malformed is None else irrelevance_ignores_malformed
     malformed = parsed.malformed and not (ignore_malformed and n_exp == 0)
-    if malformed:
-        kinds.append(MALFORMED)
-        messages.append("malformed tool call: " + "; ".join(parsed.errors or [str(parsed.malformed_reason)]))
-    if n_pred < n_exp:
-        kinds.append(ASKED_NEEDLESSLY if n_pred == 0 and asked else MISSED_CALL)
-        messages.append(f"expected {n_exp} call(s), got {n_pred}" + (" and a question" if n_pred == 0 and asked else ""))
-    elif n_pred > n_exp:
-        kinds.append(SPURIOUS_CALL)
-        messages.append(f"expected {n_exp} call(s), got {n_pred}")
-
+    kinds, messages = _decision_errors(parsed, category, n_exp, asked, malformed)
+    docs = function_docs(functions)
     checks = [[check_call(c, name, params, docs.get(name), bfcl_exact=exact) for c in calls]
               for name, params in expected]
-    match = (_greedy_matching if exact else _max_matching)([[ch.ok for ch in row] for row in checks], n_pred)
-    # Pair each unmatched expected call with its closest unused prediction, for messages and counts.
-    used = {j for j in match if j is not None}
-    for i, j in enumerate(match):
-        if j is None:
-            free = [k for k in range(n_pred) if k not in used]
-            if free:
-                best = min(free, key=lambda k: (checks[i][k].kinds[:1] == [WRONG_TOOL], len(checks[i][k].kinds)))
-                match[i] = best
-                used.add(best)
-    tp = fp = fn = 0
-    for i, j in enumerate(match):
-        name, params = expected[i]
-        if j is None:
-            kinds.append(MISSED_CALL)
-            messages.append(f"no call matches expected call {i} ({name})")
-            fn += sum(_needed(a) for a in params.values())
-            continue
-        ch = checks[i][j]
-        kinds.extend(ch.kinds)
-        messages.extend(ch.messages)
-        tp, fp, fn = tp + ch.tp, fp + ch.fp, fn + ch.fn
-    for j in range(n_pred):
-        if j not in used:
-            if n_exp == 0 or n_pred > n_exp:
-                kinds.append(SPURIOUS_CALL)
-                messages.append(f"call {j} ({calls[j].name}) matches no expected call")
-            fp += len(calls[j].arguments)
-
+    match = _pair_calls(checks, n_pred, exact)
+    tp, fp, fn = _collect_call_errors(expected, calls, checks, match, kinds, messages)
     if n_exp == 0:
         passed = n_pred == 0 and not malformed and (category != CLARIFY or asked)
     else:
