@@ -95,7 +95,7 @@ def test_resume_after_sigkill_does_not_rerun_finished_trials(tiny_model_dir: Pat
     resumed = subprocess.run([*command, "--resume"], check=False, env=env, capture_output=True, text=True, timeout=400)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     summary = json.loads((tmp_path / "runs" / "killed" / "summary.json").read_text())
-    assert sorted(t.status for t in summary.trials) == ["completed"] * 3
+    assert sorted(t["status"] for t in summary["trials"]) == ["completed"] * 3
     for trial_id, mtime in finished.items():
         assert (trials / trial_id / "result.json").stat().st_mtime_ns == mtime
         assert not any(not a["reused_result"] for a in _attempts(str(trials / trial_id))[1:])
