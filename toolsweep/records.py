@@ -20,7 +20,7 @@ __all__ = ["MODES", "STATUSES", "Mode", "Status", "SweepSummary", "TrialRecord"]
 
 Status = Literal["completed", "stopped", "failed"]
 """``completed``: the trial ran every stage and reported its test metrics; ``stopped``: the scheduler ended it
-early (ASHA, PBT); ``failed``: it raised, after any retries. Only completed trials can win."""
+early (ASHA); ``failed``: it raised, after any retries. Only completed trials can win."""
 STATUSES: tuple[str, ...] = get_args(Status)
 
 Mode = Literal["max", "min"]
