@@ -96,25 +96,28 @@ def _halvings(batch_size: int) -> int:
     return count
 
 
-def oom_retry_budget(spec: SweepSpec) -> int:
-    """How many out-of-memory retries a trial of ``spec`` can take at most (every halving of every stage)."""
-    return sum(_halvings(micro.batch_size) for micro in micro_batches(spec).values())
-
-
-def ray_max_failures(spec: SweepSpec, space: dict[str, Domain] | None = None) -> int:
-    """The trial restarts Ray Tune should allow: ``search.max_failures`` for crashes plus the halvings, for the
+def oom_retry_budget(spec: SweepSpec, space: dict[str, Domain] | None = None) -> int:
+    """How many out-of-memory retries a trial can take at most: every halving of every training stage, for the
     largest micro-batch any trial of the search ``space`` may have (a searched ``batch_size``: each halving at
-    least halves it, so at most log2 of its largest candidate). The trainable enforces both limits itself."""
+    least halves it, so at most log2 of its largest candidate)."""
     space = space or {}
-    budget = spec.search.max_failures
+    budget = 0
     for name in STAGES:
         stage = getattr(spec, name)
         if not stage.enabled and f"{name}.enabled" not in space:
             continue
         searched = space.get(f"{name}.batch_size")
-        largest = max(int(value) for value in searched.candidates()) if searched is not None else stage.batch_size
-        budget += _halvings(largest) if searched is None else max(0, largest.bit_length() - 1)
+        if searched is None:
+            budget += _halvings(stage.batch_size)
+        else:
+            budget += max(0, max(int(value) for value in searched.candidates()).bit_length() - 1)
     return budget
+
+
+def ray_max_failures(spec: SweepSpec, space: dict[str, Domain] | None = None) -> int:
+    """The trial restarts Ray Tune should allow: ``search.max_failures`` for crashes plus every out-of-memory
+    halving (``oom_retry_budget``). The trainable enforces both limits itself."""
+    return spec.search.max_failures + oom_retry_budget(spec, space)
 
 
 def read_attempts(trial_dir: Path) -> list[dict[str, Any]]:
