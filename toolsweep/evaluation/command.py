@@ -192,7 +192,7 @@ def _when2call(model: str, data: str, n: int | None, batch_size: int | None, tru
     rows = report.examples[:n] if n else report.examples
     if not rows:
         raise UserError(f"--data {data}: no usable When2Call rows")
-    loaded, tokenizer = load_for_eval(locate_model(model), trust_remote_code, chat_template)
+    loaded, tokenizer = load_for_eval(model, trust_remote_code, chat_template)
     return multiple_choice_eval(loaded, tokenizer, rows, batch_size=batch_size or 8)
 
 
