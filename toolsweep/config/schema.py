@@ -210,8 +210,9 @@ class SearchConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _mode_from_metric(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "mode" not in data:
-            direction = metric_direction(data.get("metric", cls.model_fields["metric"].default))
+        metric = data.get("metric", cls.model_fields["metric"].default) if isinstance(data, dict) else None
+        if isinstance(metric, str) and "mode" not in data:  # a metric that is not a string: its own field error
+            direction = metric_direction(metric)
             return {**data, "mode": direction} if direction else data
         return data
 
