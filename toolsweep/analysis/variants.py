@@ -36,7 +36,10 @@ def _evaluate_base(spec: Any, out_dir: Path) -> dict[str, float]:
     tokenizer = load_tokenizer(spec.model)
     base = load_base(spec.model, "auto")
     precision = choose_precision(spec.resources.precision, base.num_parameters())
-    base = base.to(precision.torch_dtype).eval()
+    if precision.torch_dtype != base.dtype:
+        del base  # load again rather than cast, as a trial does (see load_base)
+        base = load_base(spec.model, precision.torch_dtype)
+    base = base.eval()
     return _evaluate_test(base, tokenizer, spec, out_dir)
 
 

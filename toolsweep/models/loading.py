@@ -126,7 +126,12 @@ def load_tokenizer(model: ModelConfig, saved_in: str | os.PathLike[str] | None =
 
 
 def load_base(model: ModelConfig, dtype: Any = "auto") -> PreTrainedModel:
-    """The base model ``model`` names, at ``model.revision``, in ``dtype``."""
+    """The base model ``model`` names, at ``model.revision``, in ``dtype``.
+
+    Load in the dtype a stage trains in instead of casting a loaded model with ``.to()``: ``from_pretrained``
+    keeps the rotary ``inv_freq`` buffer in fp32, while ``.to(torch.bfloat16)`` rounds it too, so a model cast
+    in memory and the same weights loaded from a stage directory would see slightly different positions (a
+    DPO stage continuing a cached SFT stage drifted from one continuing it in memory, in bf16 only)."""
     location = resolve_model(model.name)
     return _weights(location, model.revision, model.trust_remote_code, dtype,
                     f"model.name: cannot load {model.name!r} ({location})")

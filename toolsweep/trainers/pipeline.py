@@ -180,7 +180,8 @@ def _start(spec: SweepSpec, out_dir: Path, reporter: Reporter | None, validate: 
     base = load_base(spec.model, "auto")
     precision = choose_kernels(choose_precision(spec.resources.precision, base.num_parameters()), spec.resources.kernels)
     if precision.torch_dtype != base.dtype:
-        base = base.to(precision.torch_dtype)
+        del base  # load again rather than cast; see load_base
+        base = load_base(spec.model, precision.torch_dtype)
     if spec.lora.enabled:
         check_target_modules(base, spec.lora)
     setup = stages.TrainingSetup(precision, spec.seed, spec.storage.keep_checkpoints,
