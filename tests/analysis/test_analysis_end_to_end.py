@@ -37,6 +37,7 @@ def test_each_trial_and_the_sweep_are_offline_wandb_runs(analysis_run: Path) -> 
                     "val/exact_match", "cost/wall_seconds", "test/failures/_type"):
             assert key in run["summary"], key
         assert run["summary"]["test/exact_match"] == pytest.approx(trial["metrics"]["test/exact_match"])
+        assert run["summary"]["trial/status"] == trial["status"] == "completed"
         assert run["summary"]["test/failures/_type"] == "table-file"
         logged = [row for row in run["history"] if "val/exact_match" in row]
         assert len(logged) >= 2  # validation accuracy over time, not just at the end

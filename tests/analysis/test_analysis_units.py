@@ -145,3 +145,49 @@ def test_the_readme_python_example_runs_as_written(analysis_run: Path, tmp_path:
     assert done.returncode == 0, done.stderr
     best = load_run(analysis_run).best()
     assert best.trial_id in done.stdout and "['data.sources.parallel.weight', 'dpo.beta'" in done.stdout
+
+
+class _FakeRun:
+    """What WandbTrialReporter uses of a wandb Run: summary, log, define_metric and finish."""
+
+    def __init__(self) -> None:
+        self.summary: dict = {}
+        self.finished: list[int] = []
+
+    def define_metric(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def log(self, row: dict) -> None:
+        pass
+
+    def finish(self, exit_code: int = 0) -> None:
+        self.finished.append(exit_code)
+
+
+@pytest.mark.parametrize(("how", "status", "exit_code"), [
+    ({"stopped": True}, "stopped", 0), ({"error": RuntimeError("boom")}, "failed", 1), ({}, "completed", 0)])
+def test_wandb_trial_run_ends_once_with_its_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   how: dict, status: str, exit_code: int) -> None:
+    """An ASHA-stopped trial is a finished run marked stopped, not a failure; the exit hook that lets W&B
+    finish before Ray ends the process closes the run only if the trial did not, and never twice."""
+    import wandb
+
+    from toolsweep.analysis import wandb_logging
+    from toolsweep.config.schema import SweepSpec
+
+    run = _FakeRun()
+    monkeypatch.setattr(wandb_logging, "_init", lambda *args, **kwargs: run)
+    monkeypatch.setattr(wandb, "teardown", lambda: None)
+    settings = resolve_wandb(WandbConfig(mode="offline"), "s", tmp_path)
+    spec = SweepSpec.model_validate({"name": "s", "model": {"name": "builtin:tiny-tool-lm"}})
+    reporter = wandb_logging.WandbTrialReporter(lambda metrics: None, settings, spec, {}, tmp_path / "t_1")
+    reporter.close(**how)
+    reporter._at_exit()  # Ray ending the process afterwards: nothing more to do
+    assert run.finished == [exit_code]
+    assert run.summary["trial/status"] == status and ("trial/error" in run.summary) == (status == "failed")
+
+    unclosed = _FakeRun()
+    monkeypatch.setattr(wandb_logging, "_init", lambda *args, **kwargs: unclosed)
+    reporter = wandb_logging.WandbTrialReporter(lambda metrics: None, settings, spec, {}, tmp_path / "t_2")
+    reporter._at_exit()  # the process ends before the trial's thread closed its run
+    assert unclosed.finished == [0] and unclosed.summary["trial/status"] == "stopped"

@@ -13,10 +13,12 @@ anything we write: W&B reads it from the environment or ~/.netrc in each process
 
 from __future__ import annotations
 
+import atexit
 import json
 import netrc
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,18 +145,29 @@ class WandbTrialReporter:
     """Wraps a trial's reporter (``__call__`` per report, ``final`` at the end) and mirrors it to W&B.
 
     W&B problems never fail a trial: a failed init or log is reported once on stderr and logging stops.
+
+    A trial the scheduler stops (ASHA) ends as a finished run marked ``trial/status: stopped``, not as a failure.
+    Ray ends a stopped trial's process right after telling its training thread to stop, while that thread may
+    still be closing the run; W&B's own exit hook then races it and prints a connection traceback. So an exit
+    hook registered after ``wandb.init`` (exit hooks run last-in first-out: before W&B's) lets a close in
+    progress finish, or closes the run itself when the thread never got that far.
     """
+
+    _EXIT_WAIT_S = 60.0
 
     def __init__(self, inner: Any, settings: WandbSettings, spec: SweepSpec, values: dict[str, Any], trial_dir: Path) -> None:
         self.inner = inner
         self.trial_dir = Path(trial_dir)
         self.step = 0
         self.run: Any = None
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
         try:
             config = {**key_hyperparameters(spec), **values, "trial_id": self.trial_dir.name, "searched": sorted(values)}
             self.run = _init(settings, name=self.trial_dir.name, job_type="trial", config=config)
             self.run.define_metric("global_step")
             self.run.define_metric("*", step_metric="global_step")
+            atexit.register(self._at_exit)
         except Exception as exc:  # noqa: BLE001 - logging must not break training
             _warn("init", exc)
 
@@ -181,16 +194,24 @@ class WandbTrialReporter:
         self.close(metrics)
         self.inner.final(metrics, model_dir)
 
-    def close(self, metrics: dict[str, float] | None = None, error: BaseException | None = None) -> None:
-        """Write the summary and failure table, then finish the run (exit code 1 after an error)."""
-        if self.run is None:
+    def _at_exit(self) -> None:
+        self.close(stopped=True)  # a no-op when the training thread has begun closing
+        self._closed.wait(timeout=self._EXIT_WAIT_S)
+
+    def close(self, metrics: dict[str, float] | None = None, error: BaseException | None = None, *,
+              stopped: bool = False) -> None:
+        """Write the summary and failure table, then finish the run: exit code 1 after an error, 0 when it
+        completed or the scheduler ``stopped`` it early. Only the first call does anything."""
+        with self._lock:
+            run, self.run = self.run, None
+        if run is None:
             return
-        run, self.run = self.run, None
         try:
             summary = dict(metrics or {})
             cost = getattr(self.inner, "cost", None)
             if callable(cost):
                 summary.update(cost())
+            summary["trial/status"] = "failed" if error is not None else "stopped" if stopped else "completed"
             if error is not None:
                 summary["trial/error"] = f"{type(error).__name__}: {error}"[:500]
             run.summary.update(summary)
@@ -205,6 +226,9 @@ class WandbTrialReporter:
             wandb.teardown()
         except Exception as exc:  # noqa: BLE001
             _warn("finish", exc)
+        finally:
+            self._closed.set()
+            atexit.unregister(self._at_exit)
 
 
 def wrap_reporter(inner: Any, settings: WandbSettings | None, spec: SweepSpec, values: dict[str, Any], trial_dir: Path) -> Any:

@@ -198,7 +198,11 @@ def make_trainable(sweep: Sweep, run_dir: Path | RunStorage, wandb_settings: Any
             raise raised from exc
         except BaseException as exc:
             if hasattr(reporter, "close"):
-                reporter.close(error=exc)
+                # Tune stops a trial (ASHA) by raising SystemExit(0) from its next report: not a failure.
+                if isinstance(exc, SystemExit) and not exc.code:
+                    reporter.close(stopped=True)
+                else:
+                    reporter.close(error=exc)
             raise
 
     return trainable
