@@ -29,18 +29,13 @@ def _test_metrics(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def _evaluate_base(spec: Any, out_dir: Path) -> dict[str, float]:
-    from toolsweep.models.loading import configure_hub_access, load_base, load_tokenizer
-    from toolsweep.trainers.hardware import choose_precision
+    from toolsweep.models.loading import configure_hub_access, load_tokenizer
+    from toolsweep.trainers.pipeline import load_training_base
 
     configure_hub_access(spec.model.name)
     tokenizer = load_tokenizer(spec.model)
-    base = load_base(spec.model, "auto")
-    precision = choose_precision(spec.resources.precision, base.num_parameters())
-    if precision.torch_dtype != base.dtype:
-        del base  # load again rather than cast, as a trial does (see load_base)
-        base = load_base(spec.model, precision.torch_dtype)
-    base = base.eval()
-    return _evaluate_test(base, tokenizer, spec, out_dir)
+    base, _ = load_training_base(spec)  # as a trial loads it, so the base variant scores the trial's base
+    return _evaluate_test(base.eval(), tokenizer, spec, out_dir)
 
 
 def _evaluate_test(model: Any, tokenizer: Any, spec: Any, out_dir: Path) -> dict[str, float]:

@@ -17,7 +17,6 @@ import json
 import netrc
 import os
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,7 +156,6 @@ class WandbTrialReporter:
         self.trial_dir = Path(trial_dir)
         self.step = 0
         self.run: Any = None
-        self._lock = threading.Lock()  # the training thread and a failure handler may both close
         try:
             config = {**key_hyperparameters(spec), **values, "trial_id": self.trial_dir.name, "searched": sorted(values)}
             self.run = _init(settings, name=self.trial_dir.name, job_type="trial", config=config)
@@ -193,10 +191,9 @@ class WandbTrialReporter:
               stopped: bool = False) -> None:
         """Write the summary and failure table, then finish the run: exit code 1 after an error, 0 when it
         completed or the scheduler ``stopped`` it early. Only the first call does anything."""
-        with self._lock:
-            run, self.run = self.run, None
-        if run is None:
+        if self.run is None:
             return
+        run, self.run = self.run, None
         try:
             summary = dict(metrics or {})
             cost = getattr(self.inner, "cost", None)

@@ -30,11 +30,11 @@ from toolsweep.trainers.callbacks import MemoryTrimCallback, MetricsCallback, Re
 from toolsweep.trainers.datasets import answer_length_report, length_report, preference_dataset, sft_dataset
 from toolsweep.trainers.deepspeed import deepspeed_config
 from toolsweep.trainers.failures import classify_failure
-from toolsweep.trainers.hardware import choose_kernels, choose_precision
+from toolsweep.trainers.hardware import Precision, choose_kernels, choose_precision
 from toolsweep.trainers.lora import check_target_modules, peft_config
 
 __all__ = ["PipelineResult", "TrialRun", "dpo_step", "evaluate_model", "evaluate_test_sets", "final_evaluation",
-           "run_pipeline", "sft_step"]
+           "load_training_base", "run_pipeline", "sft_step"]
 
 
 @dataclass
@@ -166,6 +166,17 @@ class TrialRun:
         return done, model, callbacks
 
 
+def load_training_base(spec: SweepSpec) -> tuple[PreTrainedModel, Precision]:
+    """The base model in the dtype its stages train in, and that precision, from one load.
+
+    It is loaded in that dtype, never cast afterwards (see ``load_base``). The dtype does not depend on the
+    model's size, only activation checkpointing does, so it is settled before the weights are read."""
+    dtype = choose_precision(spec.resources.precision).torch_dtype
+    base = load_base(spec.model, dtype)
+    precision = choose_precision(spec.resources.precision, base.num_parameters())
+    return base, choose_kernels(precision, spec.resources.kernels)
+
+
 def _start(spec: SweepSpec, out_dir: Path, reporter: Reporter | None, validate: bool) -> tuple[TrialRun, PreTrainedModel]:
     """Record the config, prepare data, load tokenizer and base in the precision the hardware allows."""
     # Under a multi-worker trial (Ray Train + DeepSpeed) every rank trains; rank 0 alone evaluates, from the
@@ -177,11 +188,7 @@ def _start(spec: SweepSpec, out_dir: Path, reporter: Reporter | None, validate: 
     set_seed(spec.seed)
     data = prepare_data(spec)
     tokenizer = load_tokenizer(spec.model)
-    base = load_base(spec.model, "auto")
-    precision = choose_kernels(choose_precision(spec.resources.precision, base.num_parameters()), spec.resources.kernels)
-    if precision.torch_dtype != base.dtype:
-        del base  # load again rather than cast; see load_base
-        base = load_base(spec.model, precision.torch_dtype)
+    base, precision = load_training_base(spec)
     if spec.lora.enabled:
         check_target_modules(base, spec.lora)
     setup = stages.TrainingSetup(precision, spec.seed, spec.storage.keep_checkpoints,
