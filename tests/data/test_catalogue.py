@@ -94,3 +94,15 @@ def test_unknown_catalogue_and_split_errors_say_what_to_use():
         tools_by_domain("nope")
     with pytest.raises(ValueError, match="seen, unseen"):
         templates_for("get_weather", "dev")
+
+
+def test_verb_synonyms_change_only_request_templates_and_zero_keeps_earlier_tools():
+    from toolsweep.data.procedural import VERB_SYNONYMS
+
+    plain, varied = procedural_tools(300, seed=0), procedural_tools(300, seed=0, synonyms=0.5)
+    assert [(t.name, t.spec, t.params) for t in plain] == [(t.name, t.spec, t.params) for t in varied]
+    changed = [(p, v) for p, v in zip(plain, varied) if p.templates != v.templates]
+    assert len(changed) > 200
+    said = {s for p, _ in changed for s in VERB_SYNONYMS.get(p.name.split(".")[-1].split("_")[0], ())}
+    assert any(s in template.lower() for _, v in changed for template in v.templates for s in said)
+    assert procedural_tools(50, seed=0, synonyms=0.5) == varied[:50]

@@ -109,3 +109,25 @@ def test_config_rejects_inconsistent_sizes_and_unknown_choices() -> None:
         BuildConfig(device="tpu")
     with pytest.raises(ValueError, match="precision"):
         BuildConfig(precision="fp8")
+
+
+def test_a_build_continues_from_a_built_models_weights_and_keeps_its_record(tmp_path: Path) -> None:
+    first, weights = _build(tmp_path, "first")
+    # A learning rate too small to move anything: the continued model must come back with the first's weights.
+    info, continued = _build(tmp_path, "next", steps=4, lr=1e-12, init_from=str(tmp_path / "first"))
+    assert all(torch.allclose(weights[k].float(), continued[k].float()) for k in weights)
+    assert info["init_from"]["history"] == first["history"] and info["config"]["init_from"].endswith("first")
+    assert AutoTokenizer.from_pretrained(tmp_path / "next").get_vocab() == \
+        AutoTokenizer.from_pretrained(tmp_path / "first").get_vocab()
+    with pytest.raises(ValueError, match="init_from: .* another shape"):
+        _build(tmp_path, "wider", hidden_size=64, init_from=str(tmp_path / "first"))
+    with pytest.raises(FileNotFoundError, match="init_from: .* no config.json"):
+        BuildConfig(init_from=str(tmp_path / "missing"))
+
+
+def test_training_rows_ask_for_missing_values_and_the_probe_stays_a_copying_test() -> None:
+    train, probe = generate_data(BuildConfig(**{**MICRO, "n_train": 200, "clarify_share": 0.1}))
+    asked = [ex for ex in train if "clarify" in ex]
+    assert len(asked) == 20 and all("tool_calls" not in ex["messages"][-1] for ex in asked)
+    assert not any("clarify" in ex for ex in probe)
+    assert "clarify" not in BuildConfig(clarify_share=0.0).train_categories

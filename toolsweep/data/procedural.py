@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from toolsweep.data.catalogue import ToolEntry, build_entry, target_tools, tool_name
 from toolsweep.data.values import english_words
 
-__all__ = ["PARAM_KINDS", "procedural_row", "procedural_tools"]
+__all__ = ["PARAM_KINDS", "VERB_SYNONYMS", "procedural_row", "procedural_tools"]
 
 VERBS = ("get", "list", "create", "update", "delete", "find", "search", "check", "add", "remove", "schedule",
          "cancel", "start", "stop", "open", "close", "share", "upload", "download", "rate", "reserve", "fetch",
@@ -49,6 +49,34 @@ NOUNS = ("invoice", "ticket", "playlist", "recipe", "parcel", "badge", "contract
          "puzzle", "game", "level", "achievement", "avatar", "profile", "note", "sketch", "diagram", "report")
 QUALIFIERS = ("status", "details", "summary", "list", "history", "settings", "count", "info", "notes", "owner",
               "stats", "preview", "label", "tags", "rating")
+VERB_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "get": ("show", "fetch", "look up", "pull up"), "list": ("show all", "show me all"),
+    "create": ("make", "set up", "add"), "update": ("change", "edit", "modify"), "delete": ("remove", "erase"),
+    "find": ("look for", "locate", "search for"), "search": ("look for", "find", "search for"),
+    "check": ("verify", "look at", "inspect"), "add": ("put in", "insert", "include"),
+    "remove": ("delete", "take out", "drop"), "schedule": ("plan", "book", "set up"),
+    "cancel": ("call off", "drop", "scrap"), "start": ("begin", "launch", "kick off"), "stop": ("end", "halt"),
+    "open": ("launch", "bring up"), "close": ("shut", "wrap up"), "share": ("send", "pass on"),
+    "upload": ("put up", "send up"), "download": ("save", "grab"), "reserve": ("book", "hold"),
+    "fetch": ("get", "grab", "retrieve"), "compare": ("weigh", "contrast"), "estimate": ("guess", "work out"),
+    "log": ("record", "note down"), "record": ("log", "note down"), "register": ("sign up", "enrol"),
+    "subscribe": ("sign up for", "follow"), "rename": ("retitle",), "move": ("shift", "transfer"),
+    "copy": ("duplicate", "clone"), "archive": ("file away", "shelve"), "restore": ("bring back", "recover"),
+    "enable": ("turn on", "switch on"), "disable": ("turn off", "switch off"), "reset": ("clear", "wipe"),
+    "assign": ("give", "hand"), "approve": ("accept", "okay"), "reject": ("decline", "turn down"),
+    "submit": ("send in", "hand in"), "pay": ("settle",), "refund": ("pay back", "reimburse"),
+    "invite": ("ask", "bring in"), "notify": ("alert", "tell"), "summarize": ("sum up", "recap"),
+    "analyze": ("examine", "study"), "monitor": ("watch", "track"), "verify": ("check", "confirm"),
+    "calculate": ("work out", "compute"), "generate": ("produce", "make"), "publish": ("post", "release"),
+    "review": ("go over", "look over"), "request": ("ask for",), "renew": ("extend",), "validate": ("check",),
+    "sync": ("synchronise",), "pause": ("hold", "suspend"), "resume": ("continue", "restart"),
+    "count": ("tally",), "measure": ("gauge",), "plan": ("organise", "map out"), "order": ("buy", "get"),
+    "return": ("send back",),
+}
+"""What a request may say instead of a tool's verb (``remove`` for ``delete_ticket``): requests for the
+target tools rarely repeat the tool's name, and a base that only ever saw its verb in the request learned to
+refuse when it is missing (the quickstart's SFT model declined 'Delete become/worker_2020.json.')."""
+
 _ADJECTIVES = ("new", "active", "pending", "shared", "private", "recent", "archived", "open", "public", "draft")
 
 _TARGET_WORDS = frozenset(("weather", "forecast", "air", "quality", "uv", "flight", "flights", "hotel", "hotels",
@@ -199,8 +227,11 @@ def _template(verb: str, obj: str, params: dict[str, tuple[str, tuple[str, ...]]
     return opener + "".join(parts) + ending
 
 
-def procedural_row(rng: random.Random) -> tuple:
-    """One random tool in the catalogue's row format: (name, domain, description, params, templates)."""
+def procedural_row(rng: random.Random, synonyms: float = 0.0) -> tuple:
+    """One random tool in the catalogue's row format: (name, domain, description, params, templates).
+
+    ``synonyms``: the share of its request templates that say a synonym of its verb (``VERB_SYNONYMS``),
+    drawn from a generator of their own so that 0 reproduces the tools of earlier builds exactly."""
     while True:
         verb = rng.choice(VERBS)
         noun = rng.choice(NOUNS) if rng.random() < 0.7 else rng.choice(english_words())
@@ -222,16 +253,19 @@ def procedural_row(rng: random.Random) -> tuple:
                               f"Use this to {verb} {article}{obj_words}.",
                               f"{verb.capitalize()} {article}{obj_words} of a user."))
     params = _pick_params(rng)
-    templates = [_template(verb, article + obj_words, params, rng) for _ in range(5)]
+    said = random.Random(f"{name}|synonyms")
+    spoken = [said.choice(VERB_SYNONYMS.get(verb, (verb,))) if said.random() < synonyms else verb for _ in range(5)]
+    templates = [_template(v, article + obj_words, params, rng) for v in spoken]
     return name, noun, description, {name: spec for name, (spec, _) in params.items()}, templates
 
 
-def procedural_tools(n: int, seed: int) -> list[ToolEntry]:
-    """``n`` random tools with distinct names, deterministic from ``seed``."""
+def procedural_tools(n: int, seed: int, synonyms: float = 0.0) -> list[ToolEntry]:
+    """``n`` random tools with distinct names, deterministic from ``seed`` (and ``synonyms``, see
+    ``procedural_row``)."""
     rng = random.Random(f"{seed}|procedural-tools")
     tools: dict[str, ToolEntry] = {}
     while len(tools) < n:
-        row = procedural_row(rng)
+        row = procedural_row(rng, synonyms)
         if row[0] not in tools:
             tools[row[0]] = build_entry(row, "procedural")
     return list(tools.values())

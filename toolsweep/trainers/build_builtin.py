@@ -36,7 +36,8 @@ from typing import Any
 __all__ = ["PRETRAIN_CATEGORIES", "BuildConfig", "build", "copy_probe", "generate_data", "main", "run_gate"]
 
 PRETRAIN_CATEGORIES: dict[str, float] = {"simple": 0.35, "multiple": 0.35, "parallel": 0.22, "irrelevance": 0.08}
-"""Irrelevance rows only ask for a tool that is not offered; chit-chat refusals are SFT's to teach."""
+"""The copying mix, which the copy probe also draws: irrelevance rows only ask for a tool that is not offered;
+chit-chat refusals are SFT's to teach. Training adds ``clarify_share`` of clarify rows on top."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -93,6 +94,15 @@ class BuildConfig:
     process (0: no limit); ``--resume`` continues from there."""
     save_dtype: str = "bfloat16"
     """Dtype of the saved weights (``config.json`` still says float32, so they load as fp32)."""
+    verb_synonyms: float = 0.3
+    """Share of a procedural tool's request templates that say a synonym of its verb ("remove" for
+    ``delete_ticket``), so that a request need not repeat the tool's name (0: the tools of builds before it)."""
+    clarify_share: float = 0.08
+    """Share of training rows that leave out a required value, answered by asking for it: a skill that 120
+    SFT steps on the quickstart never taught (clarify exact 0.00); it reads the signature, not a catalogue."""
+    init_from: str = ""
+    """A built model's directory to continue from (its weights and tokenizer) instead of a random
+    initialisation; its ``build_info.json`` is kept under ``init_from`` in the new one."""
 
     def __post_init__(self) -> None:
         if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
@@ -105,6 +115,16 @@ class BuildConfig:
             raise ValueError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.save_dtype not in ("float32", "bfloat16"):
             raise ValueError(f"save_dtype must be float32 or bfloat16, got {self.save_dtype!r}")
+        if not (0.0 <= self.verb_synonyms <= 1.0 and 0.0 <= self.clarify_share < 1.0):
+            raise ValueError("verb_synonyms must be in [0, 1] and clarify_share in [0, 1)")
+        if self.init_from and not (Path(self.init_from) / "config.json").is_file():
+            raise FileNotFoundError(f"init_from: {self.init_from} holds no config.json; give a built model's directory")
+
+    @property
+    def train_categories(self) -> dict[str, float]:
+        """The copying mix scaled to ``1 - clarify_share``, plus the clarify rows."""
+        mix = {k: v * (1.0 - self.clarify_share) for k, v in PRETRAIN_CATEGORIES.items()}
+        return {**mix, "clarify": self.clarify_share} if self.clarify_share else mix
 
     @property
     def autocast_bf16(self) -> bool:
@@ -121,8 +141,8 @@ def generate_data(cfg: BuildConfig) -> tuple[list[dict], list[dict]]:
     from toolsweep.data.generator import generate_examples
     from toolsweep.data.procedural import procedural_tools
 
-    tools = procedural_tools(cfg.n_tools, cfg.seed)
-    train = generate_examples(tools, "train", cfg.n_train, PRETRAIN_CATEGORIES, seed=cfg.seed, off_topic=False)
+    tools = procedural_tools(cfg.n_tools, cfg.seed, cfg.verb_synonyms)
+    train = generate_examples(tools, "train", cfg.n_train, cfg.train_categories, seed=cfg.seed, off_topic=False)
     return train, copy_probe(cfg, cfg.n_probe, seen={t.name for t in tools})
 
 
@@ -134,7 +154,8 @@ def copy_probe(cfg: BuildConfig, n: int, seen: set[str] | None = None) -> list[d
 
     if seen is None:
         seen = {t.name for t in procedural_tools(cfg.n_tools, cfg.seed)}
-    fresh = [t for t in procedural_tools(cfg.n_tools // 4 + 400, cfg.seed + 1) if t.name not in seen][:300]
+    fresh = [t for t in procedural_tools(cfg.n_tools // 4 + 400, cfg.seed + 1, cfg.verb_synonyms)
+             if t.name not in seen][:300]
     return generate_examples(fresh, "validation", n, PRETRAIN_CATEGORIES, seed=cfg.seed, off_topic=False)
 
 
@@ -150,9 +171,21 @@ def encode(tokenizer: Any, examples: list[dict], max_length: int) -> list[tuple[
 
 
 def build_model(cfg: BuildConfig, tokenizer: Any) -> Any:
-    """A randomly initialised Llama-style causal LM sized by ``cfg`` (tied embeddings)."""
+    """A randomly initialised Llama-style causal LM sized by ``cfg`` (tied embeddings), or the weights of
+    ``cfg.init_from``, whose shape must be the one ``cfg`` asks for."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    if cfg.init_from:
+        model = AutoModelForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32)
+        c = model.config
+        found = {"hidden_size": c.hidden_size, "num_layers": c.num_hidden_layers, "num_heads": c.num_attention_heads,
+                 "num_kv_heads": c.num_key_value_heads, "intermediate_size": c.intermediate_size}
+        wrong = {k: v for k, v in found.items() if getattr(cfg, k) != v}
+        if wrong or c.vocab_size != len(tokenizer):
+            raise ValueError(f"init_from: {cfg.init_from} has another shape ({wrong or {'vocab_size': c.vocab_size}}); "
+                             "pass those values, or build from scratch without --init-from")
+        return model
 
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, num_hidden_layers=cfg.num_layers,
@@ -204,6 +237,9 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, resume: bool = False, log: A
     corpus = [render(ex) for ex in train]
     if state is not None:
         tokenizer = AutoTokenizer.from_pretrained(checkpoint.path / "tokenizer")
+    elif cfg.init_from:
+        tokenizer = AutoTokenizer.from_pretrained(cfg.init_from)
+        tokenizer.save_pretrained(checkpoint.path / "tokenizer")
     else:
         tokenizer = train_tokenizer(corpus, vocab_size=cfg.vocab_size)
         checkpoint.path.mkdir(parents=True, exist_ok=True)
@@ -237,7 +273,7 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, resume: bool = False, log: A
         "n_params": n_params,
         "data": {"tools": "procedural", "n_tools": cfg.n_tools, "train_conversations": len(train_ids),
                  "probe_conversations": len(probe_ids), "vocab_size": len(tokenizer),
-                 "categories": PRETRAIN_CATEGORIES,
+                 "categories": {k: round(v, 4) for k, v in cfg.train_categories.items()},
                  "train_sha256": train_sha256,
                  "mean_train_tokens": round(mean_tokens, 1)},
         "final": next((h for h in reversed(history) if "step" in h), {}),
@@ -247,6 +283,9 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, resume: bool = False, log: A
         "versions": _versions(),
         "machine": platform.processor() or platform.machine(),
     }
+    if cfg.init_from:
+        previous = Path(cfg.init_from) / "build_info.json"
+        info["init_from"] = json.loads(previous.read_text(encoding="utf-8")) if previous.is_file() else None
     save(model, tokenizer, out, info, cfg.save_dtype)
     checkpoint.remove()
     log(f"saved to {out} ({time.time() - start:.0f}s in this process)")
