@@ -75,7 +75,7 @@ def test_greedy_decoding_copies_unseen_tools_as_the_build_measured(shipped) -> N
 
     path, model, tokenizer = shipped
     info = json.loads((path / "build_info.json").read_text())
-    probe = copy_probe(BuildConfig(**info["config"]), 40)
+    probe = copy_probe(BuildConfig.from_record(info["config"]), 40)
     report = evaluate(model, tokenizer, probe, max_new_tokens=160)
     assert report.exact_match >= info["gate"]["copy_probe"]["exact_match"] - 0.15
     assert report.metrics.to_flat_dict()["well_formed"] >= 0.9

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -131,3 +132,11 @@ def test_training_rows_ask_for_missing_values_and_the_probe_stays_a_copying_test
     assert len(asked) == 20 and all("tool_calls" not in ex["messages"][-1] for ex in asked)
     assert not any("clarify" in ex for ex in probe)
     assert "clarify" not in BuildConfig(clarify_share=0.0).train_categories
+
+
+def test_a_record_from_before_an_option_existed_reads_as_what_that_build_did() -> None:
+    old = {k: v for k, v in dataclasses.asdict(BuildConfig(**MICRO)).items()
+           if k not in ("verb_synonyms", "clarify_share", "init_from")}
+    cfg = BuildConfig.from_record(old)
+    assert cfg.verb_synonyms == 0.0 and cfg.clarify_share == 0.0 and cfg.init_from == ""
+    assert BuildConfig.from_record(dataclasses.asdict(BuildConfig(**MICRO))) == BuildConfig(**MICRO)

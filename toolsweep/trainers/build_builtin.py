@@ -120,6 +120,12 @@ class BuildConfig:
         if self.init_from and not (Path(self.init_from) / "config.json").is_file():
             raise FileNotFoundError(f"init_from: {self.init_from} holds no config.json; give a built model's directory")
 
+    @classmethod
+    def from_record(cls, config: dict[str, Any]) -> BuildConfig:
+        """The configuration a ``build_info.json`` records; a field newer than that build takes the value that
+        reproduces it (no synonyms, no clarify rows), not today's default."""
+        return cls(**{**_ADDED_LATER, **config})
+
     @property
     def train_categories(self) -> dict[str, float]:
         """The copying mix scaled to ``1 - clarify_share``, plus the clarify rows."""
@@ -133,6 +139,10 @@ class BuildConfig:
         from toolsweep.trainers.hardware import cpu_has_native_bf16
 
         return self.device == "cuda" or cpu_has_native_bf16()
+
+
+_ADDED_LATER: dict[str, Any] = {"verb_synonyms": 0.0, "clarify_share": 0.0, "init_from": ""}
+"""Build options that builds before them did not have, with the values those builds amount to."""
 
 
 def generate_data(cfg: BuildConfig) -> tuple[list[dict], list[dict]]:
