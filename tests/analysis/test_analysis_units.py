@@ -144,7 +144,7 @@ def test_the_readme_python_example_runs_as_written(analysis_run: Path, tmp_path:
     done = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     best = load_run(analysis_run).best()
-    assert best.trial_id in done.stdout and "['data.sources.parallel.weight', 'dpo.beta'" in done.stdout
+    assert best.trial_id in done.stdout and "['data.sources.clarify.weight', 'dpo.beta'" in done.stdout
 
 
 class _FakeRun:

@@ -104,7 +104,7 @@ def test_existing_model_directory_and_hub_ids_are_accepted(tmp_path: Path) -> No
 
 def test_quickstart_searches_rank_lr_beta_and_a_mix_weight() -> None:
     sweep = load_sweep(QUICKSTART)
-    assert {"lora.r", "sft.learning_rate", "dpo.beta", "data.sources.parallel.weight"} <= set(sweep.space)
+    assert {"lora.r", "sft.learning_rate", "dpo.beta", "data.sources.clarify.weight"} <= set(sweep.space)
     assert sweep.spec.search.num_samples >= 8
 
 

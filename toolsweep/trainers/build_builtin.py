@@ -117,8 +117,6 @@ class BuildConfig:
             raise ValueError(f"save_dtype must be float32 or bfloat16, got {self.save_dtype!r}")
         if not (0.0 <= self.verb_synonyms <= 1.0 and 0.0 <= self.clarify_share < 1.0):
             raise ValueError("verb_synonyms must be in [0, 1] and clarify_share in [0, 1)")
-        if self.init_from and not (Path(self.init_from) / "config.json").is_file():
-            raise FileNotFoundError(f"init_from: {self.init_from} holds no config.json; give a built model's directory")
 
     @classmethod
     def from_record(cls, config: dict[str, Any]) -> BuildConfig:
@@ -236,6 +234,8 @@ def build(cfg: BuildConfig, out_dir: str | Path, *, resume: bool = False, log: A
     from toolsweep.models.tokenizer import render, train_tokenizer
     from toolsweep.trainers.pretrain_builtin import Checkpoint, pretrain
 
+    if cfg.init_from and not (Path(cfg.init_from) / "config.json").is_file():
+        raise FileNotFoundError(f"init_from: {cfg.init_from} holds no config.json; give a built model's directory")
     start = time.time()
     out = Path(out_dir)
     torch.set_num_threads(cfg.threads)
