@@ -18,6 +18,9 @@ configuration, data hash, history, gate, wall time and versions.
 
     python -m toolsweep.trainers.build_builtin --out toolsweep/models/builtin/tiny-tool-lm --seed 0 [--resume]
 
+``--init-from DIR`` starts from a built model's weights and tokenizer instead of a random initialisation:
+the shipped model is one build continued by another (README, "Built-in models").
+
 It lives in ``trainers/`` (not beside the model in ``models/``) because it trains and evaluates: it uses the
 trainer's hardware and memory helpers and the evaluation runner for its gate.
 """
