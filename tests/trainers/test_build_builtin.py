@@ -110,6 +110,8 @@ def test_config_rejects_inconsistent_sizes_and_unknown_choices() -> None:
         BuildConfig(device="tpu")
     with pytest.raises(ValueError, match="precision"):
         BuildConfig(precision="fp8")
+    with pytest.raises(ValueError, match=r"clarify_share in \[0, 1\) \(got 1.0\)"):
+        BuildConfig(clarify_share=1.0)
 
 
 def test_a_build_continues_from_a_built_models_weights_and_keeps_its_record(tmp_path: Path) -> None:

@@ -119,7 +119,8 @@ class BuildConfig:
         if self.save_dtype not in ("float32", "bfloat16"):
             raise ValueError(f"save_dtype must be float32 or bfloat16, got {self.save_dtype!r}")
         if not (0.0 <= self.verb_synonyms <= 1.0 and 0.0 <= self.clarify_share < 1.0):
-            raise ValueError("verb_synonyms must be in [0, 1] and clarify_share in [0, 1)")
+            raise ValueError(f"verb_synonyms must be in [0, 1] (got {self.verb_synonyms}) and clarify_share in "
+                             f"[0, 1) (got {self.clarify_share})")
 
     @classmethod
     def from_record(cls, config: dict[str, Any]) -> BuildConfig:
