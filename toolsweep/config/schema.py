@@ -147,6 +147,10 @@ class DPOStage(_Stage):
     ] = Field(
         "sigmoid", description="DPO loss variant."
     )
+    rejected: Literal["synthetic", "on_policy"] = Field(
+        "synthetic", description="Rejected answers: 'synthetic' (data.rejection_kinds, drawn before training) or "
+        "'on_policy': the model DPO starts from answers each pair's prompt greedily first, and where it is wrong "
+        "its own answer becomes the rejected one (the pairs land in the trial's dpo/on_policy_pairs.jsonl).")
 
 
 class EvalConfig(_Section):
@@ -309,6 +313,16 @@ class SweepSpec(_Section):
         if metric not in produced_metric_hint(self) and not _produced(metric, self):
             raise ValueError(f"search.metric: this sweep does not report {metric!r}; use one of "
                              f"{', '.join(produced_metric_hint(self))} (or another metric under those prefixes)")
+        return self
+
+
+    @model_validator(mode="after")
+    def _on_policy_in_one_process(self) -> SweepSpec:
+        if self.dpo.enabled and self.dpo.rejected == "on_policy" and self.resources.workers > 1:
+            # Under ZeRO each rank holds a shard of the model: answering the prompts there would need every
+            # rank to generate in lockstep, for a step that is cheap on one worker.
+            raise ValueError("dpo.rejected: on_policy answers the pairs' prompts in one process; use "
+                             "resources.workers: 1, or dpo.rejected: synthetic for a multi-worker trial")
         return self
 
 

@@ -242,7 +242,8 @@ def dpo_step(trial: TrialRun, model: PreTrainedModel) -> PreTrainedModel:
         sft = trial.result.stages.get("sft")
         # Without SFT, DPO trains a fresh adapter on the base; after SFT it continues the SFT adapter.
         lora = peft_config(spec.lora) if spec.lora.enabled and not spec.sft.enabled else None
-        done, model, _ = trial.train(spec.dpo, "dpo", model, preference_dataset(trial.data.pairs), dpo_dir,
+        pairs = _on_policy(trial, model, dpo_dir) if spec.dpo.rejected == "on_policy" else trial.data.pairs
+        done, model, _ = trial.train(spec.dpo, "dpo", model, preference_dataset(pairs), dpo_dir,
                                      sft.steps if sft else 0, lora)
         model = _unwrap_reference(model)
     else:
@@ -252,6 +253,28 @@ def dpo_step(trial: TrialRun, model: PreTrainedModel) -> PreTrainedModel:
     if trial.distributed:
         model = trial.load(done, trainable=False)
     return model
+
+
+def _on_policy(trial: TrialRun, model: PreTrainedModel, dpo_dir: Path) -> list[dict[str, Any]]:
+    """The pairs with ``model``'s own wrong answers as rejections (:mod:`toolsweep.trainers.on_policy`), kept
+    in ``dpo_dir/on_policy_pairs.jsonl``: a resumed DPO stage reads them back instead of answering again, so
+    it trains on the pairs its checkpoints were trained on."""
+    from toolsweep.trainers.on_policy import OnPolicyPairs, on_policy_pairs
+
+    saved = dpo_dir / "on_policy_pairs.jsonl"
+    if saved.is_file():
+        pairs = [json.loads(line) for line in saved.read_text(encoding="utf-8").splitlines() if line]
+        found = OnPolicyPairs(pairs, sum(p["rejection_kind"].startswith("on_policy:") for p in pairs), 0.0)
+    else:
+        found = on_policy_pairs(model, trial.tokenizer, trial.data.pairs, max_new_tokens=trial.spec.eval.max_new_tokens,
+                                batch_size=trial.spec.eval.batch_size)
+        dpo_dir.mkdir(parents=True, exist_ok=True)
+        partial = saved.with_suffix(".tmp")
+        partial.write_text("".join(json.dumps(p) + "\n" for p in found.pairs), encoding="utf-8")
+        partial.replace(saved)
+    trial.metrics.update(found.metrics())
+    trial.report(found.metrics())
+    return found.pairs
 
 
 def final_evaluation(trial: TrialRun, model: PreTrainedModel, evaluate_test: bool) -> None:

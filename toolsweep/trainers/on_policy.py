@@ -1,0 +1,60 @@
+"""On-policy rejections for DPO: the SFT model's own wrong answers replace the synthetic ones.
+
+Why: the synthetic rejections of :mod:`toolsweep.data.preferences` aim at errors small models make in
+general (a confusable tool, a dropped argument, a call where none fits). The errors *this* SFT model makes
+are known only after SFT: declining a request it should serve, asking for a value the request gives,
+inventing a tool name, writing a key twice. DPO learns from the difference between chosen and rejected,
+and its loss is largest where the policy already puts its mass; a rejection the policy would never write
+teaches it little. So with ``dpo.rejected: on_policy`` each pair's prompt is answered greedily by the model
+DPO starts from, the answer is scored like an evaluation row, and where it is wrong its exact text becomes
+the rejected turn. Where the model is already right the synthetic rejection stays, so every pair still
+pushes a margin. The share replaced is reported as ``dpo/on_policy_rejected`` (the SFT model's error rate on
+the pairs' prompts).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["OnPolicyPairs", "on_policy_pairs"]
+
+
+@dataclass(frozen=True)
+class OnPolicyPairs:
+    """The pairs DPO trains on, and what answering their prompts found."""
+
+    pairs: list[dict[str, Any]]
+    replaced: int
+    seconds: float
+
+    def metrics(self) -> dict[str, float]:
+        n = len(self.pairs)
+        return {"dpo/on_policy_rejected": self.replaced / n if n else 0.0, "dpo/on_policy_seconds": self.seconds}
+
+
+def on_policy_pairs(model: Any, tokenizer: Any, pairs: list[dict[str, Any]], *, max_new_tokens: int,
+                    batch_size: int | None = None) -> OnPolicyPairs:
+    """``pairs`` with each rejected turn replaced by ``model``'s greedy answer where that answer is wrong.
+
+    A pair's prompt and chosen turn form an evaluation row (the chosen turn is its reference, over the
+    pair's own tools), so "wrong" means what it means in the trial's test metrics. The model's text goes in
+    verbatim as the assistant's content, so DPO scores exactly the tokens the model wrote."""
+    from toolsweep.evaluation.runner import evaluate
+
+    if not pairs:
+        return OnPolicyPairs([], 0, 0.0)
+    rows = [{"id": pair["id"], "category": pair.get("category", ""), "tools": pair["tools"],
+             "messages": [*pair["prompt"], *pair["chosen"]]} for pair in pairs]
+    report = evaluate(model, tokenizer, rows, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    out, replaced = [], 0
+    for pair, result in zip(pairs, report.results):
+        pair = copy.deepcopy(pair)
+        if not result.passed and result.raw_output is not None:  # saying nothing is a mistake to push down too
+            pair["rejected"] = [{"role": "assistant", "content": result.raw_output}]
+            pair["rejection_kind"] = f"on_policy:{result.error_kind or 'wrong'}"
+            replaced += 1
+        out.append(pair)
+    seconds = report.generation.seconds if report.generation is not None else 0.0
+    return OnPolicyPairs(out, replaced, seconds)
