@@ -126,3 +126,16 @@ def test_a_sweep_on_your_own_tools_picks_on_their_holdout_and_reports_each_test_
     assert {"test/exact_match", "test/bundled/exact_match"} <= set(board.columns)
     assert all("bundled" in row for row in report["variants_rows"])
     assert report["variants"]["variants"]["base"]["bundled/n_examples"] == 4
+
+
+def test_the_variants_task_takes_the_cpus_the_finished_sweep_held() -> None:
+    from toolsweep.config.schema import SweepSpec
+    from toolsweep.sweeps.driver import variants_cpus
+
+    def spec(**search: object) -> SweepSpec:
+        return SweepSpec.model_validate({"resources": {"cpus_per_trial": 1}, "search": search})
+
+    assert variants_cpus(spec(max_concurrent_trials=2), [2.0]) == 2.0  # the quickstart: both cores
+    assert variants_cpus(spec(max_concurrent_trials=4), [2.0, 3.0]) == 3.0  # one task: no more than a node has
+    assert variants_cpus(spec(num_samples=3), [16.0]) == 3.0  # unbounded concurrency: at most one per trial
+    assert variants_cpus(spec(max_concurrent_trials=2), []) == 1.0  # never below one trial's

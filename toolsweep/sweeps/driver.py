@@ -17,6 +17,7 @@ from typing import Any
 from toolsweep.cluster.storage import open_run_storage
 from toolsweep.cluster.workspace import mirror_trial_records, publish_run_files
 from toolsweep.config.loader import Sweep
+from toolsweep.config.schema import SweepSpec
 from toolsweep.errors import UserError
 from toolsweep.models.packaged import materialise
 from toolsweep.models.registry import packaged_model
@@ -28,7 +29,7 @@ from toolsweep.sweeps.searchers import build_scheduler, build_searcher, max_repo
 from toolsweep.sweeps.trainable import make_trainable
 from toolsweep.trainers.oom_retry import ray_max_failures
 
-__all__ = ["EXPERIMENT", "run_sweep"]
+__all__ = ["EXPERIMENT", "run_sweep", "variants_cpus"]
 
 EXPERIMENT = "tune"
 
@@ -85,15 +86,33 @@ def _run_config(sweep: Sweep, run_dir: str | Path) -> Any:
     )
 
 
-def _variants_task(sweep: Sweep) -> Any:
-    """The variants table computed in a Ray task with one trial's resources (the driver may have no GPU)."""
-    import ray
+def variants_cpus(spec: SweepSpec, node_cpus: list[float]) -> float:
+    """CPUs for the variants task: it runs after the last trial, when the CPUs the sweep held at once are free,
+    so it takes those (up to the largest node's) instead of one trial's. On the 2-core quickstart that is 2
+    threads for its DPO-only run and three test evaluations, not 1 beside an idle core."""
+    resources = spec.resources
+    concurrent = spec.search.max_concurrent_trials or spec.search.num_samples
+    held = resources.cpus_per_trial * resources.workers * concurrent
+    return max(resources.cpus_per_trial, min(held, max(node_cpus, default=0.0)))
+
+
+def _compute_variants_with(threads: int, run_dir: str) -> dict[str, Any]:
+    import torch
 
     from toolsweep.analysis.variants import compute_variants
 
+    torch.set_num_threads(max(1, threads))  # a reused Ray worker keeps the thread count of its last task
+    return compute_variants(run_dir)
+
+
+def _variants_task(sweep: Sweep) -> Any:
+    """The variants table computed in a Ray task with one trial's GPUs (the driver may have none)."""
+    import ray
+
     resources = sweep.spec.resources
-    task = ray.remote(num_cpus=resources.cpus_per_trial, num_gpus=resources.gpus_per_trial, max_retries=0)(compute_variants)
-    return lambda path: ray.get(task.remote(str(path)))
+    cpus = variants_cpus(sweep.spec, [n["Resources"].get("CPU", 0.0) for n in ray.nodes() if n.get("Alive")])
+    task = ray.remote(num_cpus=cpus, num_gpus=resources.gpus_per_trial, max_retries=0)(_compute_variants_with)
+    return lambda path: ray.get(task.remote(int(cpus), str(path)))
 
 
 def run_sweep(sweep: Sweep, *, resume: bool = False, address: str | None = None, analyze: bool = True) -> SweepSummary:
