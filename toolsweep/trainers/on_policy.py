@@ -18,16 +18,23 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["OnPolicyPairs", "on_policy_pairs"]
+__all__ = ["ON_POLICY", "OnPolicyPairs", "on_policy_pairs"]
+
+ON_POLICY = "on_policy:"
+"""Prefix of a replaced pair's ``rejection_kind`` (then the error the model made, e.g. ``on_policy:wrong_tool``)."""
 
 
 @dataclass(frozen=True)
 class OnPolicyPairs:
-    """The pairs DPO trains on, and what answering their prompts found."""
+    """The pairs DPO trains on, and the seconds spent answering their prompts (0 when read back from disk)."""
 
     pairs: list[dict[str, Any]]
-    replaced: int
     seconds: float
+
+    @property
+    def replaced(self) -> int:
+        """Pairs whose rejection is the model's own answer."""
+        return sum(pair["rejection_kind"].startswith(ON_POLICY) for pair in self.pairs)
 
     def metrics(self) -> dict[str, float]:
         n = len(self.pairs)
@@ -44,17 +51,15 @@ def on_policy_pairs(model: Any, tokenizer: Any, pairs: list[dict[str, Any]], *, 
     from toolsweep.evaluation.runner import evaluate
 
     if not pairs:
-        return OnPolicyPairs([], 0, 0.0)
+        return OnPolicyPairs([], 0.0)
     rows = [{"id": pair["id"], "category": pair.get("category", ""), "tools": pair["tools"],
              "messages": [*pair["prompt"], *pair["chosen"]]} for pair in pairs]
     report = evaluate(model, tokenizer, rows, batch_size=batch_size, max_new_tokens=max_new_tokens)
-    out, replaced = [], 0
+    out = []
     for pair, result in zip(pairs, report.results):
         pair = copy.deepcopy(pair)
         if not result.passed and result.raw_output is not None:  # saying nothing is a mistake to push down too
             pair["rejected"] = [{"role": "assistant", "content": result.raw_output}]
-            pair["rejection_kind"] = f"on_policy:{result.error_kind or 'wrong'}"
-            replaced += 1
+            pair["rejection_kind"] = f"{ON_POLICY}{result.error_kind or 'wrong'}"
         out.append(pair)
-    seconds = report.generation.seconds if report.generation is not None else 0.0
-    return OnPolicyPairs(out, replaced, seconds)
+    return OnPolicyPairs(out, report.generation.seconds if report.generation is not None else 0.0)

@@ -259,19 +259,16 @@ def _on_policy(trial: TrialRun, model: PreTrainedModel, dpo_dir: Path) -> list[d
     """The pairs with ``model``'s own wrong answers as rejections (:mod:`toolsweep.trainers.on_policy`), kept
     in ``dpo_dir/on_policy_pairs.jsonl``: a resumed DPO stage reads them back instead of answering again, so
     it trains on the pairs its checkpoints were trained on."""
+    from toolsweep.data.loaders import write_jsonl
     from toolsweep.trainers.on_policy import OnPolicyPairs, on_policy_pairs
 
     saved = dpo_dir / "on_policy_pairs.jsonl"
     if saved.is_file():
-        pairs = [json.loads(line) for line in saved.read_text(encoding="utf-8").splitlines() if line]
-        found = OnPolicyPairs(pairs, sum(p["rejection_kind"].startswith("on_policy:") for p in pairs), 0.0)
+        found = OnPolicyPairs([json.loads(line) for line in saved.read_text(encoding="utf-8").splitlines() if line], 0.0)
     else:
         found = on_policy_pairs(model, trial.tokenizer, trial.data.pairs, max_new_tokens=trial.spec.eval.max_new_tokens,
                                 batch_size=trial.spec.eval.batch_size)
-        dpo_dir.mkdir(parents=True, exist_ok=True)
-        partial = saved.with_suffix(".tmp")
-        partial.write_text("".join(json.dumps(p) + "\n" for p in found.pairs), encoding="utf-8")
-        partial.replace(saved)
+        write_jsonl(found.pairs, saved.with_suffix(".tmp")).replace(saved)  # whole, or not there to be read back
     trial.metrics.update(found.metrics())
     trial.report(found.metrics())
     return found.pairs
