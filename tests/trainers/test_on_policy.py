@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from tests.trainers.conftest import pairs_from
 from toolsweep.config.schema import SweepSpec
+from toolsweep.errors import UserError
 from toolsweep.evaluation import runner
 from toolsweep.evaluation.runner import EvalReport
 from toolsweep.evaluation.scoring import ExampleResult
@@ -73,6 +74,13 @@ def test_a_trial_trains_dpo_on_its_own_mistakes_and_a_rerun_reads_them_back(tiny
     again = run_pipeline(spec, tmp_path / "trial", validate_during_training=False)
     assert again.metrics["dpo/on_policy_rejected"] == result.metrics["dpo/on_policy_rejected"]
     assert again.metrics["dpo/on_policy_seconds"] == 0.0
+
+    # A damaged file is named with its line; nothing is guessed from it.
+    lines = saved.read_text().splitlines()
+    saved.write_text("\n".join([lines[0], lines[1][:40], *lines[2:]]) + "\n")
+    (tmp_path / "trial" / "dpo" / "stage.json").unlink()
+    with pytest.raises(UserError, match=r"on_policy_pairs.jsonl:2: not a JSON object .*delete the file"):
+        run_pipeline(spec, tmp_path / "trial", validate_during_training=False)
 
 
 def test_on_policy_rejections_need_one_worker() -> None:
