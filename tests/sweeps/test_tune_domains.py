@@ -8,7 +8,7 @@ import pytest
 from toolsweep.config.schema import SearchConfig
 from toolsweep.errors import UserError
 from toolsweep.search_spaces import Choice, Grid, LogUniform, RandInt, Uniform
-from toolsweep.sweeps.searchers import build_scheduler, build_searcher, max_reports
+from toolsweep.sweeps.searchers import build_scheduler, build_searcher, max_reports, tpe_startup_trials
 from toolsweep.sweeps.tune_domains import OptunaDefineByRun, condition_of, to_tune_domain, to_tune_space
 
 
@@ -60,6 +60,12 @@ def test_every_searcher_builds(algorithm: str) -> None:
     searcher, space = build_searcher(SearchConfig(algorithm=algorithm), {"lora.r": Choice((4, 8))})
     assert searcher is not None
     assert ("lora.r" in space) == (algorithm != "optuna")  # optuna samples define-by-run
+
+
+def test_tpe_spends_at_most_half_of_a_small_sweep_at_random() -> None:
+    assert [tpe_startup_trials(n) for n in (1, 2, 4, 5, 6, 8, 40)] == [1, 1, 2, 2, 3, 4, 4]
+    searcher, _ = build_searcher(SearchConfig(algorithm="optuna", num_samples=4), {"lora.r": Choice((4, 8))})
+    assert searcher._sampler._n_startup_trials == 2  # what Optuna's TPE is actually given
 
 
 @pytest.mark.parametrize("scheduler", ["fifo", "asha"])

@@ -13,7 +13,7 @@ from toolsweep.config.schema import SearchConfig
 from toolsweep.search_spaces.domains import Domain
 from toolsweep.sweeps.tune_domains import OptunaDefineByRun, to_tune_space
 
-__all__ = ["build_scheduler", "build_searcher", "max_reports"]
+__all__ = ["build_scheduler", "build_searcher", "max_reports", "tpe_startup_trials"]
 
 
 def build_searcher(search: SearchConfig, space: dict[str, Domain]) -> tuple[Any, dict[str, Any]]:
@@ -35,12 +35,20 @@ def build_searcher(search: SearchConfig, space: dict[str, Domain]) -> tuple[Any,
             space=OptunaDefineByRun(space),
             metric=search.metric,
             mode=search.mode,
-            sampler=optuna.samplers.TPESampler(seed=search.seed, n_startup_trials=min(4, search.num_samples)),
+            sampler=optuna.samplers.TPESampler(seed=search.seed, n_startup_trials=tpe_startup_trials(search.num_samples)),
         )
         return searcher, {}
     from ray.tune.search.hyperopt import HyperOptSearch
 
     return HyperOptSearch(metric=search.metric, mode=search.mode, random_state_seed=search.seed), to_tune_space(space, "hyperopt")
+
+
+def tpe_startup_trials(num_samples: int) -> int:
+    """Random trials before TPE models the results: 4, or half of a smaller sweep.
+
+    Optuna's default (10) would leave a laptop sweep of 4-8 trials purely random; with at most half of the
+    budget spent at random, even a 4-trial sweep gets two trials that TPE chose from the first two results."""
+    return max(1, min(4, num_samples // 2))
 
 
 def max_reports(sft_steps: int, sft_every: int, dpo_steps: int, dpo_every: int) -> int:
