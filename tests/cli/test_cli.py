@@ -47,7 +47,8 @@ def test_help_and_validate_import_no_heavy_library() -> None:
 def test_validate_prints_the_search_space(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(ROOT / "configs" / "quickstart.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "OK" in out and "lora.r" in out and "choice [8, 32]" in out
+    assert "OK" in out and "dpo.beta" in out and "choice [0.05, 0.1, 0.3]" in out
+    assert "full fine-tuning" in out  # the quickstart turns LoRA off, and validate says so
 
 
 def test_eval_scores_a_model_and_writes_metrics(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
