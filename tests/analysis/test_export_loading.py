@@ -69,3 +69,28 @@ def test_the_reload_of_an_export_honours_the_model_revision(tiny_model_dir: Path
     monkeypatch.setattr(loading, "load_for_inference", recording)
     export._reproduce(spec, target)
     assert seen == [{"revision": "v1.2", "trust_remote_code": False}]
+
+
+def test_a_fully_fine_tuned_winner_is_exported_and_described_as_such(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """The quickstart fine-tunes every weight (lora.enabled: false): there is no adapter to merge, and the model
+    card must not say there was one."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from toolsweep.analysis.model_card import model_card
+
+    spec = _spec(tiny_model_dir).model_copy(update={"lora": SweepSpec().lora.model_copy(update={"enabled": False})})
+    stage = tmp_path / "final"  # a full fine-tune's stage directory holds a whole model
+    AutoModelForCausalLM.from_pretrained(tiny_model_dir).save_pretrained(stage)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(stage)
+    target = tmp_path / "export"
+    target.mkdir()
+    assert export._write_weights(spec, stage, target, adapter_only=False) == "full"
+    reloaded, _ = loading.load_for_inference(str(target), dtype=torch.float32)
+    assert torch.allclose(logits(reloaded), logits(loading.load_trained(spec.model, stage, torch.float32)), atol=1e-5)
+
+    provenance = {"resolved_config": spec.model_dump(mode="json"), "metrics": {"val/exact_match": 0.5}, "format": "full",
+                  "sweep": "quickstart", "trial_id": "t1", "rule": "highest val/exact_match", "n_trials": 4,
+                  "metric": "val/exact_match", "verification": {"reproduced": 0.5}, "searched_values": {}}
+    card = model_card(provenance, [], None)
+    assert "the fully fine-tuned weights" in card and "fine-tuning every weight" in card
+    assert "disabled (full fine-tuning)" in card and "adapter" not in card and ", lora]" not in card

@@ -199,7 +199,7 @@ def _write_weights(spec: Any, model_dir: Path, target: Path, adapter_only: bool)
     else:
         model = load_trained(spec.model, model_dir, choose_precision(spec.resources.precision).torch_dtype)
         (model.merge_and_unload() if adapter else model).save_pretrained(str(target))
-        fmt = "merged"
+        fmt = "merged" if adapter else "full"
     # A stage saves its tokenizer (with any model.chat_template override) beside its weights; one without a
     # chat template is refused here, since tool calls could not be rendered.
     tokenizer = load_tokenizer(spec.model, saved_in=model_dir)

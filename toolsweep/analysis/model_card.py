@@ -52,6 +52,15 @@ def _test_set_rows(spec: dict[str, Any], metrics: dict[str, Any]) -> list[dict[s
     return rows
 
 
+_PACKAGING = {
+    "adapter": "the LoRA adapter only; load it on the base model recorded in `adapter_config.json`",
+    "merged": "the LoRA adapter merged into the base weights (safetensors)",
+    "full": "the fully fine-tuned weights (safetensors)",
+}
+"""What an export directory holds, by ``export._write_weights``'s format: a fully fine-tuned winner has no
+adapter, and its card must not say it merged one."""
+
+
 def model_card(provenance: dict[str, Any], variant_rows: list[dict[str, Any]], eval_command: str | None) -> str:
     """The README.md text for an export described by ``provenance`` (see ``export._provenance``)."""
     spec = provenance["resolved_config"]
@@ -62,11 +71,12 @@ def model_card(provenance: dict[str, Any], variant_rows: list[dict[str, Any]], e
     categories = sorted(k.split("/")[-1] for k in metrics if k.startswith("test/exact_match/"))
     per_category = [{"category": c, "exact match": metrics[f"test/exact_match/{c}"]} for c in categories]
     hub_base = base if "/" in base and not base.startswith(("/", ".", "~", "builtin:")) else None
-    front = ["---", "library_name: transformers", "pipeline_tag: text-generation", "tags: [tool-calling, function-calling, toolsweep, dpo, lora]"]
+    lora = spec["lora"]
+    tags = "tool-calling, function-calling, toolsweep, dpo" + (", lora" if lora["enabled"] else "")
+    front = ["---", "library_name: transformers", "pipeline_tag: text-generation", f"tags: [{tags}]"]
     if hub_base:
         front.append(f"base_model: {hub_base}")
     front.append("---")
-    lora = spec["lora"]
     stages = []
     for name in ("sft", "dpo"):
         stage = spec[name]
@@ -76,14 +86,14 @@ def model_card(provenance: dict[str, Any], variant_rows: list[dict[str, Any]], e
                           f"batch {stage['batch_size']} x {stage['gradient_accumulation_steps']}, {stage['lr_scheduler']} schedule{extra}")
     searched = provenance.get("searched_values") or {}
     searched_lines = "\n".join(f"- `{k}` = `{json.dumps(v)}`" for k, v in sorted(searched.items())) or "- nothing was searched"
-    packaging = ("the LoRA adapter only; load it on the base model recorded in `adapter_config.json`"
-                 if provenance["format"] == "adapter" else "the LoRA adapter merged into the base weights (safetensors)")
+    packaging = _PACKAGING[provenance["format"]]
+    method = "with LoRA" if lora["enabled"] else "fine-tuning every weight"
     return f"""{chr(10).join(front)}
 
 # {provenance['sweep']} — best trial {provenance['trial_id']}
 
 A tool-calling fine-tune of **{base}**, picked by a toolsweep hyperparameter sweep
-(SFT then DPO with LoRA). This directory holds {packaging}, the tokenizer with its chat template, and the
+(SFT then DPO, {method}). This directory holds {packaging}, the tokenizer with its chat template, and the
 generation config. Tool calls are emitted as Hermes-style `<tool_call>{{"name": ..., "arguments": {{...}}}}</tool_call>` blocks.
 
 ## How it was chosen
