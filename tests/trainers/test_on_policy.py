@@ -79,7 +79,7 @@ def test_a_trial_trains_dpo_on_its_own_mistakes_and_a_rerun_reads_them_back(tiny
     lines = saved.read_text().splitlines()
     saved.write_text("\n".join([lines[0], lines[1][:40], *lines[2:]]) + "\n")
     (tmp_path / "trial" / "dpo" / "stage.json").unlink()
-    with pytest.raises(UserError, match=r"on_policy_pairs.jsonl:2: not a JSON object .*delete the file"):
+    with pytest.raises(UserError, match=r"on_policy_pairs.jsonl:2: invalid JSON .*delete the file"):
         run_pipeline(spec, tmp_path / "trial", validate_during_training=False)
 
 

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-__all__ = ["ON_POLICY", "OnPolicyPairs", "on_policy_pairs"]
+from toolsweep.data.formats import RowProblem
+from toolsweep.errors import UserError
+
+__all__ = ["ON_POLICY", "OnPolicyPairs", "on_policy_pairs", "read_saved_pairs"]
 
 ON_POLICY = "on_policy:"
 """Prefix of a replaced pair's ``rejection_kind`` (then the error the model made, e.g. ``on_policy:wrong_tool``)."""
@@ -63,3 +67,21 @@ def on_policy_pairs(model: Any, tokenizer: Any, pairs: list[dict[str, Any]], *, 
             pair["rejection_kind"] = f"{ON_POLICY}{result.error_kind or 'wrong'}"
         out.append(pair)
     return OnPolicyPairs(out, report.generation.seconds if report.generation is not None else 0.0)
+
+
+def read_saved_pairs(path: Path) -> OnPolicyPairs:
+    """The pairs a DPO stage saved before it trained, read with the project's JSONL reader (``load_rows``).
+
+    A damaged row is an error, not a skipped row: the stage's checkpoints were trained on every pair."""
+    from toolsweep.data.loaders import load_rows
+
+    report = load_rows(path, _saved_pair)
+    if report.errors:
+        raise UserError(f"{report.errors[0]}; delete the file and the DPO stage answers the pairs' prompts again")
+    return OnPolicyPairs(report.examples, 0.0)
+
+
+def _saved_pair(row: Any, path: str, line: int) -> dict[str, Any]:
+    if not isinstance(row, dict) or not {"prompt", "chosen", "rejected", "rejection_kind"} <= set(row):
+        raise RowProblem("missing_field", "a pair needs prompt, chosen, rejected and rejection_kind")
+    return row

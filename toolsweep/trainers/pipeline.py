@@ -260,11 +260,11 @@ def _on_policy(trial: TrialRun, model: PreTrainedModel, dpo_dir: Path) -> list[d
     in ``dpo_dir/on_policy_pairs.jsonl``: a resumed DPO stage reads them back instead of answering again, so
     it trains on the pairs its checkpoints were trained on."""
     from toolsweep.data.loaders import write_jsonl
-    from toolsweep.trainers.on_policy import OnPolicyPairs, on_policy_pairs
+    from toolsweep.trainers.on_policy import on_policy_pairs, read_saved_pairs
 
     saved = dpo_dir / "on_policy_pairs.jsonl"
     if saved.is_file():
-        found = OnPolicyPairs(_read_pairs(saved), 0.0)
+        found = read_saved_pairs(saved)
     else:
         found = on_policy_pairs(model, trial.tokenizer, trial.data.pairs, max_new_tokens=trial.spec.eval.max_new_tokens,
                                 batch_size=trial.spec.eval.batch_size)
@@ -272,21 +272,6 @@ def _on_policy(trial: TrialRun, model: PreTrainedModel, dpo_dir: Path) -> list[d
     trial.metrics.update(found.metrics())
     trial.report(found.metrics())
     return found.pairs
-
-
-def _read_pairs(path: Path) -> list[dict[str, Any]]:
-    pairs = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        try:
-            pair = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path}:{number}: not a JSON object ({exc.msg}); delete the file and the DPO stage "
-                            "answers the pairs' prompts again") from exc
-        if not isinstance(pair, dict) or not {"prompt", "chosen", "rejected", "rejection_kind"} <= set(pair):
-            raise UserError(f"{path}:{number}: a pair needs prompt, chosen, rejected and rejection_kind; delete the "
-                            "file and the DPO stage answers the pairs' prompts again")
-        pairs.append(pair)
-    return pairs
 
 
 def final_evaluation(trial: TrialRun, model: PreTrainedModel, evaluate_test: bool) -> None:
