@@ -72,6 +72,12 @@ def test_report_writes_csv_parquet_pngs_and_a_self_contained_html(analysis_run: 
         assert column in board
     pngs = {p.name for p in (report_dir / "plots").glob("*.png")}
     assert {"accuracy_vs_lora_r.png", "parallel_coordinates.png", "learning_curves.png", "error_taxonomy.png"} <= pngs
+    # The learning curve draws each stage's loss log (every step here), found through the stage cache.
+    from toolsweep.analysis.plots import _stage_losses
+    from toolsweep.analysis.rundir import load_run
+
+    losses = _stage_losses(load_run(analysis_run), _summary(analysis_run)["best_trial"])
+    assert list(losses["sft"]["step"]) == [1.0, 2.0, 3.0, 4.0] and list(losses["dpo"]["step"]) == [1.0, 2.0]
     html = (report_dir / "report.html").read_text()
     assert html.count("data:image/png;base64,") == len(pngs)
     assert "Pick rule" in html and "base model" in html and "SFT+DPO" in html

@@ -184,3 +184,28 @@ def test_wandb_trial_run_ends_once_with_its_status(tmp_path: Path, monkeypatch: 
     reporter.close(error=RuntimeError("a later failure handler"))
     assert run.finished == [exit_code]
     assert run.summary["trial/status"] == status and ("trial/error" in run.summary) == (status == "failed")
+
+
+def test_learning_curves_draw_the_trainer_log_between_reports() -> None:
+    """A stage's loss log (every ``logging_steps``) is drawn rather than the loss at the few validation
+    reports, with DPO's steps counted after SFT's; without a log the reports' losses still draw a line."""
+    import pandas as pd
+
+    from toolsweep.analysis.plots import _draw_losses, _pyplot
+
+    reports = pd.DataFrame([
+        {"sft/step": 4.0, "step": 4.0, "sft/loss": 2.0, "val/exact_match": 0.1},
+        {"sft/step": 8.0, "step": 8.0, "sft/loss": 1.0, "val/exact_match": 0.3},
+        {"dpo/step": 2.0, "step": 10.0, "dpo/loss": 0.6, "val/exact_match": 0.4},
+    ])
+    logged = {"sft": pd.DataFrame({"step": [float(s) for s in range(1, 9)], "loss": [3.0 - s / 4 for s in range(8)]}),
+              "dpo": pd.DataFrame({"step": [1.0, 2.0], "loss": [0.7, 0.6]})}
+    plt = _pyplot()
+    _, (sft_ax, dpo_ax) = plt.subplots(1, 2)
+    _draw_losses({"sft": sft_ax, "dpo": dpo_ax}, reports, logged, "tab:blue", "t_0")
+    assert list(sft_ax.lines[0].get_xdata()) == [float(s) for s in range(1, 9)]
+    assert list(dpo_ax.lines[0].get_xdata()) == [9.0, 10.0]
+    _, (sft_ax, dpo_ax) = plt.subplots(1, 2)
+    _draw_losses({"sft": sft_ax, "dpo": dpo_ax}, reports, {"sft": pd.DataFrame(), "dpo": pd.DataFrame()}, "k", "t_0")
+    assert list(sft_ax.lines[0].get_xdata()) == [4.0, 8.0] and list(dpo_ax.lines[0].get_xdata()) == [10.0]
+    plt.close("all")

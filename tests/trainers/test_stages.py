@@ -72,13 +72,23 @@ class _CrashAt(TrainerCallback):
 
 
 def test_resume_continues_from_the_last_checkpoint(tiny_model_dir: Path, examples: list[dict], tmp_path: Path) -> None:
+    """Also the loss log the learning-curve plot draws (the reports to Tune carry the loss only at validation
+    points): a stage stopped mid-way (by ASHA, or a crash) has it in its newest checkpoint, and the resumed
+    stage's ``stage.json`` keeps the steps logged before the crash."""
     with pytest.raises(RuntimeError, match="simulated crash"):
         _sft(tiny_model_dir, examples, tmp_path / "sft", callbacks=[_CrashAt(9)])
     assert (tmp_path / "sft" / "checkpoint-6").is_dir()
+    stopped = stages.training_losses(tmp_path / "sft")
+    assert [line["step"] for line in stopped] == [1, 2, 3, 4, 5, 6]  # logging_steps is 1 for 12 steps
     result, _, losses = _sft(tiny_model_dir, examples, tmp_path / "sft")
     assert result.resumed_from_step == 6
     assert result.steps == SFT.max_steps
     assert 0 < len(losses) < SFT.max_steps  # only the steps after the checkpoint were trained
+    assert [line["step"] for line in result.losses] == list(range(1, SFT.max_steps + 1))
+    assert result.losses[:6] == stopped
+    assert [line["loss"] for line in result.losses[6:]] == pytest.approx(losses[-6:])
+    assert stages.training_losses(tmp_path / "sft") == result.losses == stages.completed_stage(tmp_path / "sft").losses
+    assert stages.training_losses(tmp_path / "never-ran") == []
 
 
 def test_resume_skips_a_checkpoint_cut_off_mid_save(tiny_model_dir: Path, examples: list[dict], tmp_path: Path) -> None:

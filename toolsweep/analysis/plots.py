@@ -1,8 +1,9 @@
 """The report's figures as PNG files (matplotlib, Agg backend: no display needed, safe in CI and on clusters).
 
 Accuracy against each searched hyperparameter, a parallel-coordinates view of all of them at once, learning
-curves of the top trials (from Ray Tune's record of each trial's reports, falling back to the stages'
-validation history), and the best trial's error taxonomy against the base model's on the test split.
+curves of the top trials (losses from each stage's Trainer log, every ``logging_steps``; validation scores from
+Ray Tune's record of each trial's reports, falling back to the stages' validation history), and the best
+trial's error taxonomy against the base model's on the test split.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from toolsweep.analysis.rundir import RunDir
+from toolsweep.errors import UserError
 from toolsweep.evaluation.metrics import test_set_keys
 
 __all__ = ["error_taxonomy_plot", "learning_curves", "make_plots", "parallel_coordinates", "param_plots"]
@@ -158,9 +160,40 @@ def _trial_curves(run: RunDir, trial_id: str) -> Any:
     return _with_steps(history)
 
 
+def _stage_losses(run: RunDir, trial_id: str) -> dict[str, Any]:
+    """Each stage's logged training loss as a DataFrame of ``step`` and ``loss`` (empty: nothing logged, e.g. a
+    trial directory copied without its stages); the reports to Tune carry the loss only at validation points."""
+    import pandas as pd
+
+    from toolsweep.trainers.stages import training_losses
+
+    try:
+        dirs = run.stage_dirs(run.trial(trial_id))
+    except UserError:  # a trial without its config.json: the reports' losses still draw a curve
+        return {"sft": pd.DataFrame(), "dpo": pd.DataFrame()}
+    return {name: pd.DataFrame(training_losses(path)) for name, path in dirs.items()}
+
+
+def _draw_losses(axes: dict[str, Any], curves: Any, logged: dict[str, Any], colour: Any, label: str) -> None:
+    """SFT and DPO loss for one trial: the Trainer's log when there is one, else the loss at each report.
+    DPO steps are counted after the SFT ones, so the panels share the validation panel's step axis."""
+    in_dpo = curves["dpo/step"].notna() if "dpo/step" in curves else curves["step"] < 0
+    reported = {"sft": curves.loc[~in_dpo], "dpo": curves.loc[in_dpo]}
+    sft_end = max(logged["sft"]["step"].max() if not logged["sft"].empty else 0.0,
+                  curves["sft/step"].max() if "sft/step" in curves else 0.0)
+    for name, ax in axes.items():
+        if not logged[name].empty:
+            steps = logged[name]["step"] + (sft_end if name == "dpo" else 0.0)
+            ax.plot(steps, logged[name]["loss"], color=colour, label=label, linewidth=1.2)
+        elif f"{name}/loss" in curves:
+            part = reported[name][["step", f"{name}/loss"]].dropna()
+            ax.plot(part["step"], part[f"{name}/loss"], marker=".", color=colour, label=label)
+
+
 def learning_curves(run: RunDir, frame: Any, out_dir: Path) -> Path | None:
     """SFT loss, DPO loss (their scales differ, so separate panels) and validation score over optimizer steps
-    for the top trials; a trial that reused a cached SFT stage shows that stage's validation history only."""
+    for the top trials. Losses come from each stage's Trainer log (``_stage_losses``), so a trial that reused
+    a cached SFT stage draws that stage's curve; validation scores come from the trial's reports."""
     plt = _pyplot()
     top = frame[frame[run.metric].notna()].head(_TOP_TRIALS)["trial_id"].tolist()
     if not top:
@@ -172,11 +205,7 @@ def learning_curves(run: RunDir, frame: Any, out_dir: Path) -> Path | None:
         curves = _trial_curves(run, trial_id)
         if curves.empty:
             continue
-        in_dpo = curves["dpo/step"].notna() if "dpo/step" in curves else curves["step"] < 0
-        for ax, loss, rows in ((sft_ax, "sft/loss", ~in_dpo), (dpo_ax, "dpo/loss", in_dpo)):
-            if loss in curves:
-                part = curves.loc[rows, ["step", loss]].dropna()
-                ax.plot(part["step"], part[loss], marker=".", color=colours(i), label=trial_id)
+        _draw_losses({"sft": sft_ax, "dpo": dpo_ax}, curves, _stage_losses(run, trial_id), colours(i), trial_id)
         metric = run.metric if run.metric in curves else "val/exact_match"
         if metric in curves:
             part = curves[["step", metric]].dropna()

@@ -89,6 +89,15 @@ class RunDir:
             raise UserError(f"{path} is missing; the trial never started or its directory was removed")
         return SweepSpec.model_validate_json(path.read_text())
 
+    def stage_dirs(self, trial: TrialRecord) -> dict[str, Path]:
+        """Where the trial's stages trained: SFT in the sweep's stage cache under the trial's recipe (or in the
+        trial's own directory when stages are not shared), DPO in the trial's directory."""
+        from toolsweep.trainers.stage_cache import sft_stage_dir
+
+        own = self.trial_dir(trial)
+        cached = sft_stage_dir(self.path / "stage_cache", self.trial_spec(trial))
+        return {"sft": cached if cached.is_dir() else own / "sft", "dpo": own / "dpo"}
+
     def trial_result(self, trial: TrialRecord) -> dict[str, Any]:
         """``result.json`` of a finished trial: the final ``model_dir`` and its metrics."""
         path = self.trial_dir(trial) / "result.json"

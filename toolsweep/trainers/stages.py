@@ -19,10 +19,13 @@ from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 
 from toolsweep.config.schema import DPOStage, SFTStage
-from toolsweep.trainers.checkpoints import STAGE_FILE, last_complete_checkpoint
+from toolsweep.trainers.checkpoints import STAGE_FILE, TRAINER_STATE_FILE, last_complete_checkpoint
 from toolsweep.trainers.hardware import Precision
 
-__all__ = ["StageResult", "TrainingSetup", "completed_stage", "run_stage", "training_arguments"]
+__all__ = ["StageResult", "TrainingSetup", "completed_stage", "run_stage", "training_arguments", "training_losses"]
+
+# Of the Trainer's log lines, what a learning curve needs (DPO's reward margin shows whether the policy moves).
+_CURVE_KEYS = ("step", "loss", "learning_rate", "grad_norm", "rewards/margins")
 
 
 @dataclass
@@ -37,6 +40,8 @@ class StageResult:
     resumed_from_step: int = 0
     # Validation reports made while the stage trained; replayed to the scheduler when a cached stage is reused.
     history: list[dict[str, float]] = field(default_factory=list)
+    # The Trainer's log lines (every ``logging_steps``): what the learning-curve plot draws between reports.
+    losses: list[dict[str, float]] = field(default_factory=list)
 
     def save(self, stage_dir: Path) -> None:
         (stage_dir / STAGE_FILE).write_text(json.dumps(asdict(self), indent=2))
@@ -48,6 +53,29 @@ def completed_stage(stage_dir: Path) -> StageResult | None:
     if not path.is_file():
         return None
     return StageResult(**json.loads(path.read_text()))
+
+
+def _loss_lines(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
+    return [{k: float(line[k]) for k in _CURVE_KEYS if isinstance(line.get(k), (int, float))}
+            for line in log_history if isinstance(line.get("loss"), (int, float)) and "step" in line]
+
+
+def training_losses(stage_dir: Path) -> list[dict[str, float]]:
+    """The loss every ``logging_steps`` of the stage in ``stage_dir``: from ``stage.json`` when it finished,
+    else (a trial stopped by the scheduler, or a stage from before losses were recorded) from the newest
+    checkpoint's ``trainer_state.json``, which holds the log up to that checkpoint. [] when neither exists."""
+    done = completed_stage(stage_dir)
+    if done is not None and done.losses:
+        return done.losses
+    checkpoints = sorted((p for p in stage_dir.glob("checkpoint-*") if p.name.removeprefix("checkpoint-").isdigit()),
+                         key=lambda p: int(p.name.removeprefix("checkpoint-")))
+    for checkpoint in reversed(checkpoints):
+        state = checkpoint / TRAINER_STATE_FILE
+        try:
+            return _loss_lines(json.loads(state.read_text()).get("log_history", []))
+        except (OSError, ValueError):  # cut off mid-write: the one before it is whole
+            continue
+    return []
 
 
 @dataclass(frozen=True)
@@ -117,7 +145,8 @@ def _train(trainer: Any, name: str, stage_dir: Path, tokenizer: PreTrainedTokeni
     metrics["gradient_accumulation_steps"] = float(trainer.args.gradient_accumulation_steps)
     plugin = trainer.accelerator.state.deepspeed_plugin if trainer.is_deepspeed_enabled else None
     metrics["zero_stage"] = float(plugin.zero_stage) if plugin is not None else 0.0
-    result = StageResult(name, str(final), trainer.state.global_step, time.perf_counter() - started, metrics, resumed)
+    result = StageResult(name, str(final), trainer.state.global_step, time.perf_counter() - started, metrics, resumed,
+                         losses=_loss_lines(trainer.state.log_history))
     if trainer.is_world_process_zero():
         result.save(stage_dir)
     return result, trainer.model
