@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 __all__ = ["STAGE_FILE", "TRAINER_STATE_FILE", "drop_incomplete_checkpoints", "is_complete_checkpoint",
-           "last_complete_checkpoint"]
+           "last_complete_checkpoint", "numbered_checkpoints"]
 
 STAGE_FILE = "stage.json"
 """Written into a stage directory when the stage is done; a stage that has it is not run again."""
@@ -23,14 +23,15 @@ def is_complete_checkpoint(checkpoint: Path) -> bool:
     return (checkpoint / TRAINER_STATE_FILE).is_file()
 
 
-def _numbered(stage_dir: Path) -> list[Path]:
+def numbered_checkpoints(stage_dir: Path) -> list[Path]:
+    """The stage's ``checkpoint-N`` directories, newest first (complete or not)."""
     found = [p for p in stage_dir.glob("checkpoint-*") if p.name.removeprefix("checkpoint-").isdigit()]
     return sorted(found, key=lambda p: int(p.name.removeprefix("checkpoint-")), reverse=True)
 
 
 def drop_incomplete_checkpoints(stage_dir: Path) -> None:
     """Remove every ``checkpoint-N`` of ``stage_dir`` that was cut off mid-write (or mid-upload)."""
-    for checkpoint in _numbered(stage_dir):
+    for checkpoint in numbered_checkpoints(stage_dir):
         if not is_complete_checkpoint(checkpoint):
             shutil.rmtree(checkpoint, ignore_errors=True)  # other ranks may be removing it too
 
@@ -44,5 +45,5 @@ def last_complete_checkpoint(stage_dir: Path) -> str | None:
     if not stage_dir.is_dir():
         return None
     drop_incomplete_checkpoints(stage_dir)
-    newest = _numbered(stage_dir)
+    newest = numbered_checkpoints(stage_dir)
     return str(newest[0]) if newest else None

@@ -19,7 +19,8 @@ from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 
 from toolsweep.config.schema import DPOStage, SFTStage
-from toolsweep.trainers.checkpoints import STAGE_FILE, TRAINER_STATE_FILE, last_complete_checkpoint
+from toolsweep.trainers import checkpoints
+from toolsweep.trainers.checkpoints import STAGE_FILE, last_complete_checkpoint
 from toolsweep.trainers.hardware import Precision
 
 __all__ = ["StageResult", "TrainingSetup", "completed_stage", "run_stage", "training_arguments", "training_losses"]
@@ -67,10 +68,8 @@ def training_losses(stage_dir: Path) -> list[dict[str, float]]:
     done = completed_stage(stage_dir)
     if done is not None and done.losses:
         return done.losses
-    checkpoints = sorted((p for p in stage_dir.glob("checkpoint-*") if p.name.removeprefix("checkpoint-").isdigit()),
-                         key=lambda p: int(p.name.removeprefix("checkpoint-")))
-    for checkpoint in reversed(checkpoints):
-        state = checkpoint / TRAINER_STATE_FILE
+    for checkpoint in checkpoints.numbered_checkpoints(stage_dir):
+        state = checkpoint / checkpoints.TRAINER_STATE_FILE
         try:
             return _loss_lines(json.loads(state.read_text()).get("log_history", []))
         except (OSError, ValueError):  # cut off mid-write: the one before it is whole
