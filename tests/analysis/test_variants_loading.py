@@ -26,7 +26,7 @@ def test_the_sft_variant_is_the_stage_adapter_on_its_base(tiny_model_dir: Path, 
     stage_dir = tmp_path / "run" / "trial_0" / "sft"
     adapter = save_lora_adapter(tiny_model_dir, stage_dir / "final")
     StageResult("sft", str(adapter), steps=4, seconds=1.0).save(stage_dir)
-    run = SimpleNamespace(path=tmp_path / "run", trial_dir=lambda trial: tmp_path / "run" / trial["trial_id"])
+    run = SimpleNamespace(stage_dirs=lambda trial: {"sft": tmp_path / "run" / trial["trial_id"] / "sft"})
     seen: list[Any] = []
 
     def scored(model: Any, tokenizer: Any, *args: Any) -> dict[str, float]:

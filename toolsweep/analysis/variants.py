@@ -48,24 +48,21 @@ def _evaluate_test(model: Any, tokenizer: Any, spec: Any, out_dir: Path) -> dict
     return _test_metrics(evaluate_test_sets(model, tokenizer, sets[first], slices, spec, out_dir))
 
 
-def _sft_stage(run: RunDir, trial: TrialRecord, spec: Any) -> Any:
-    from toolsweep.trainers.stage_cache import sft_stage_dir
+def _sft_stage(run: RunDir, trial: TrialRecord) -> Any:
     from toolsweep.trainers.stages import completed_stage
 
-    for stage_dir in (sft_stage_dir(run.path / "stage_cache", spec), run.trial_dir(trial) / "sft"):
-        done = completed_stage(stage_dir)
-        if done is not None:
-            if not Path(done.model_dir).is_dir():  # the run directory was moved after the sweep
-                done.model_dir = str(stage_dir / "final")
-            return done
-    return None
+    stage_dir = run.stage_dirs(trial)["sft"]
+    done = completed_stage(stage_dir)
+    if done is not None and not Path(done.model_dir).is_dir():  # the run directory was moved after the sweep
+        done.model_dir = str(stage_dir / "final")
+    return done
 
 
 def _evaluate_sft(run: RunDir, trial: TrialRecord, spec: Any, out_dir: Path) -> dict[str, float] | None:
     from toolsweep.models.loading import configure_hub_access, load_tokenizer, load_trained
     from toolsweep.trainers.hardware import choose_precision
 
-    done = _sft_stage(run, trial, spec)
+    done = _sft_stage(run, trial)
     if done is None:
         return None
     configure_hub_access(spec.model.name)
