@@ -171,3 +171,17 @@ def test_training_arguments_come_from_the_typed_stage_config(tmp_path: Path) -> 
         assert args["deepspeed"] == {"zero": 1} and args["report_to"] == []
     assert sft["assistant_only_loss"] is True and "beta" not in sft
     assert dpo["beta"] == 0.3 and dpo["loss_type"] == [DPO.loss_type] and "assistant_only_loss" not in dpo
+
+
+def test_dpo_sft_weight_adds_trl_sft_loss_term(tmp_path: Path) -> None:
+    """``dpo.sft_weight`` becomes TRL's combined loss (DPO + weight x NLL of the chosen answers), which
+    DPOConfig accepts as is; at 0 the loss stays DPO's alone."""
+    from trl import DPOConfig
+
+    setup = stages.TrainingSetup(choose_precision("fp32"), seed=0, keep_checkpoints=1, deepspeed=None)
+    args = stages.training_arguments(DPO.model_copy(update={"sft_weight": 0.5}), tmp_path / "dpo", setup)
+    assert args["loss_type"] == [DPO.loss_type, "sft"] and args["loss_weights"] == [1.0, 0.5]
+    config = DPOConfig(**args)
+    assert config.loss_type == [DPO.loss_type, "sft"] and config.loss_weights == [1.0, 0.5]
+    plain = stages.training_arguments(DPO, tmp_path / "dpo", setup)
+    assert "loss_weights" not in plain and plain["loss_type"] == [DPO.loss_type]

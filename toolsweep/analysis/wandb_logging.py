@@ -106,6 +106,7 @@ def key_hyperparameters(spec: SweepSpec) -> dict[str, Any]:
             out[f"{stage_name}.{key}"] = getattr(stage, key)
     out["dpo.beta"] = spec.dpo.beta
     out["dpo.loss_type"] = spec.dpo.loss_type
+    out["dpo.sft_weight"] = spec.dpo.sft_weight
     return out
 
 

@@ -147,6 +147,10 @@ class DPOStage(_Stage):
     ] = Field(
         "sigmoid", description="DPO loss variant."
     )
+    sft_weight: float = Field(
+        0.0, ge=0, description="Weight of an SFT (negative log-likelihood) term on the chosen answers added to the "
+        "DPO loss (TRL's loss_type [..., 'sft'], as in RPO). DPO alone can lower the chosen answers' likelihood "
+        "too; on a small model that shows up as wrong argument values. 0 turns it off.")
     rejected: Literal["synthetic", "on_policy"] = Field(
         "synthetic", description="Rejected answers: 'synthetic' (data.rejection_kinds, drawn before training) or "
         "'on_policy': the model DPO starts from answers each pair's prompt greedily first, and where it is wrong "
