@@ -8,6 +8,7 @@ import pytest
 
 from toolsweep.data import REJECTION_KINDS, builtin_dataset, make_preference_pairs, target_tools
 from toolsweep.data.catalogue import confusables_of
+from toolsweep.data.templates import clarifying_question
 from toolsweep.data.tool_validation import validate_call
 
 
@@ -135,6 +136,19 @@ def test_spurious_and_missed_calls(examples):
     for pair in _pairs(examples, "missed_call"):
         assert _calls(pair["chosen"][0]) and not _calls(pair["rejected"][0])
         assert pair["rejected"][0]["content"]
+
+
+def test_asked_needlessly_asks_for_a_value_the_request_gave(examples):
+    """The rejected answer is the clarify rows' question, for an argument the chosen call fills: a pair whose
+    answers differ in their first token on a row where the call is right (the clarify and irrelevance pairs
+    are the other way round)."""
+    pairs = _pairs(examples, "asked_needlessly")
+    assert {p["category"] for p in pairs} <= {"simple", "multiple", "parallel"}
+    for pair in pairs:
+        given = {k for call in _calls(pair["chosen"][0]) for k in call["function"]["arguments"]}
+        rejected = pair["rejected"][0]
+        assert not _calls(rejected) and rejected["content"].startswith("Which ") and rejected["content"].endswith("?")
+        assert any(rejected["content"] == clarifying_question(name) for name in given)
 
 
 def test_inapplicable_kinds_fall_back_or_skip():

@@ -48,7 +48,7 @@ saw."""
 UNSEEN_PHRASING = "unseen_phrasing"
 
 RejectionKind = Literal["wrong_tool", "missing_argument", "wrong_type", "wrong_value", "invented_argument",
-                        "invented_value", "malformed_json", "spurious_call", "missed_call"]
+                        "invented_value", "malformed_json", "spurious_call", "missed_call", "asked_needlessly"]
 """How a DPO pair's rejected answer is made wrong (``data.preferences`` builds each)."""
 REJECTION_KINDS: tuple[str, ...] = get_args(RejectionKind)
 
