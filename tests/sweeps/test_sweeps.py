@@ -139,3 +139,5 @@ def test_the_variants_task_takes_the_cpus_the_finished_sweep_held() -> None:
     assert variants_cpus(spec(max_concurrent_trials=4), [2.0, 3.0]) == 3.0  # one task: no more than a node has
     assert variants_cpus(spec(num_samples=3), [16.0]) == 3.0  # unbounded concurrency: at most one per trial
     assert variants_cpus(spec(max_concurrent_trials=2), []) == 1.0  # never below one trial's
+    quickstart = SweepSpec.model_validate({"resources": {"cpus_per_trial": 0.66}, "search": {"max_concurrent_trials": 3}})
+    assert round(variants_cpus(quickstart, [2.0])) == 2  # three trials of 0.66 CPU: the variants get both cores

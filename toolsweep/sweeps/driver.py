@@ -112,7 +112,8 @@ def _variants_task(sweep: Sweep) -> Any:
     resources = sweep.spec.resources
     cpus = variants_cpus(sweep.spec, [n["Resources"].get("CPU", 0.0) for n in ray.nodes() if n.get("Alive")])
     task = ray.remote(num_cpus=cpus, num_gpus=resources.gpus_per_trial, max_retries=0)(_compute_variants_with)
-    return lambda path: ray.get(task.remote(int(cpus), str(path)))
+    # Threads to the nearest whole CPU: three trials of 0.66 CPU leave 1.98 for the variants, which is 2 cores.
+    return lambda path: ray.get(task.remote(max(1, round(cpus)), str(path)))
 
 
 def run_sweep(sweep: Sweep, *, resume: bool = False, address: str | None = None, analyze: bool = True) -> SweepSummary:
