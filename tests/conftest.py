@@ -52,6 +52,8 @@ def write_tiny_sweep(directory: Path, model_dir: Path, name: str, **overrides: d
         "eval": {"max_new_tokens": 4, "validation_subset": 4},
         "search": {"algorithm": "grid", "scheduler": "fifo", "num_samples": 1, "max_concurrent_trials": 2},
         "storage": {"path": str(directory / "runs")},
+        # W&B's offline runs cost each trial process seconds; the analysis tests turn them on and check them.
+        "wandb": {"mode": "disabled"},
     }
     for section, values in overrides.items():
         spec[section] = {**spec.get(section, {}), **values}
