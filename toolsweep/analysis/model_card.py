@@ -81,9 +81,10 @@ def model_card(provenance: dict[str, Any], variant_rows: list[dict[str, Any]], e
     for name in ("sft", "dpo"):
         stage = spec[name]
         if stage["enabled"]:
-            extra = f", beta {stage['beta']}, loss {stage['loss_type']}" if name == "dpo" else ""
-            if name == "dpo" and stage.get("sft_weight"):
-                extra += f" + {stage['sft_weight']:g} x SFT"
+            extra = ""
+            if name == "dpo":
+                sft_term = f" + {stage['sft_weight']:g} x SFT" if stage.get("sft_weight") else ""
+                extra = f", beta {stage['beta']}, loss {stage['loss_type']}{sft_term}"
             stages.append(f"- **{name.upper()}**: learning rate {stage['learning_rate']:g}, {stage['max_steps']} steps, "
                           f"batch {stage['batch_size']} x {stage['gradient_accumulation_steps']}, {stage['lr_scheduler']} schedule{extra}")
     searched = provenance.get("searched_values") or {}

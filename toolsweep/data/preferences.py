@@ -316,8 +316,8 @@ def _asked_needlessly(example, tools, rng, observed, tools_pool):
     """Asking for a value the request gave. Without this kind, the rows whose right answer is text (no tool
     fits, a value is missing) are the only pairs whose two answers differ in their first token, so DPO learns
     "do not start a call" and then asks where it should call (tiny model: simple requests 0.60 -> 0.05-0.15)."""
-    calls = [c for c in _calls(example) if c["function"]["arguments"]]
-    call = rng.choice(calls)["function"]
+    _, picked = _pick_call(example, rng, lambda c: bool(c["function"]["arguments"]))
+    call = picked["function"]
     required = [p for p in _schema(tools, call["name"]).get("required", []) if p in call["arguments"]]
     return {"role": "assistant", "content": clarifying_question(rng.choice(required or list(call["arguments"])))}
 

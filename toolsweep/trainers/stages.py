@@ -120,9 +120,10 @@ def training_arguments(stage: SFTStage | DPOStage, stage_dir: Path, setup: Train
     if isinstance(stage, SFTStage):
         return {**common, "assistant_only_loss": True, "packing": stage.packing, "padding_free": stage.packing,
                 "train_sampling_strategy": "group_by_length" if stage.group_by_length else "random"}
+    dpo = {**common, "beta": stage.beta, "loss_type": [stage.loss_type]}
     if stage.sft_weight:  # TRL combines the losses: sum of weight x loss
-        return {**common, "beta": stage.beta, "loss_type": [stage.loss_type, "sft"], "loss_weights": [1.0, stage.sft_weight]}
-    return {**common, "beta": stage.beta, "loss_type": [stage.loss_type]}
+        dpo.update(loss_type=[stage.loss_type, "sft"], loss_weights=[1.0, stage.sft_weight])
+    return dpo
 
 
 def _train(trainer: Any, name: str, stage_dir: Path, tokenizer: PreTrainedTokenizerBase) -> tuple[StageResult, Any]:
