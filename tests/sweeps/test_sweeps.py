@@ -132,6 +132,7 @@ def test_a_sweep_on_your_own_tools_picks_on_their_holdout_and_reports_each_test_
 def test_the_variants_task_takes_the_cpus_the_finished_sweep_held() -> None:
     from toolsweep.config.schema import SweepSpec
     from toolsweep.sweeps.driver import variants_cpus
+    from toolsweep.trainers.hardware import torch_threads
 
     def spec(**search: object) -> SweepSpec:
         return SweepSpec.model_validate({"resources": {"cpus_per_trial": 1}, "search": search})
@@ -141,4 +142,10 @@ def test_the_variants_task_takes_the_cpus_the_finished_sweep_held() -> None:
     assert variants_cpus(spec(num_samples=3), [16.0]) == 3.0  # unbounded concurrency: at most one per trial
     assert variants_cpus(spec(max_concurrent_trials=2), []) == 1.0  # never below one trial's
     quickstart = SweepSpec.model_validate({"resources": {"cpus_per_trial": 0.66}, "search": {"max_concurrent_trials": 3}})
-    assert round(variants_cpus(quickstart, [2.0])) == 2  # three trials of 0.66 CPU: the variants get both cores
+    assert torch_threads(variants_cpus(quickstart, [2.0])) == 2  # three trials of 0.66 CPU: both cores
+
+
+def test_cpus_become_torch_threads_by_one_rule() -> None:
+    from toolsweep.trainers.hardware import torch_threads
+
+    assert [torch_threads(c) for c in (0.25, 0.66, 1.0, 1.5, 1.98, 2.0, 2.97, 4.0)] == [1, 1, 1, 1, 2, 2, 3, 4]

@@ -96,12 +96,13 @@ def variants_cpus(spec: SweepSpec, node_cpus: list[float]) -> float:
     return max(resources.cpus_per_trial, min(held, max(node_cpus, default=0.0)))
 
 
-def _compute_variants_with(threads: int, run_dir: str) -> dict[str, Any]:
+def _compute_variants_with(cpus: float, run_dir: str) -> dict[str, Any]:
     import torch
 
     from toolsweep.analysis.variants import compute_variants
+    from toolsweep.trainers.hardware import torch_threads
 
-    torch.set_num_threads(max(1, threads))  # a reused Ray worker keeps the thread count of its last task
+    torch.set_num_threads(torch_threads(cpus))  # a reused Ray worker keeps the thread count of its last task
     return compute_variants(run_dir)
 
 
@@ -112,8 +113,7 @@ def _variants_task(sweep: Sweep) -> Any:
     resources = sweep.spec.resources
     cpus = variants_cpus(sweep.spec, [n["Resources"].get("CPU", 0.0) for n in ray.nodes() if n.get("Alive")])
     task = ray.remote(num_cpus=cpus, num_gpus=resources.gpus_per_trial, max_retries=0)(_compute_variants_with)
-    # Threads to the nearest whole CPU: three trials of 0.66 CPU leave 1.98 for the variants, which is 2 cores.
-    return lambda path: ray.get(task.remote(max(1, round(cpus)), str(path)))
+    return lambda path: ray.get(task.remote(cpus, str(path)))
 
 
 def run_sweep(sweep: Sweep, *, resume: bool = False, address: str | None = None, analyze: bool = True) -> SweepSummary:

@@ -148,11 +148,12 @@ def make_trainable(sweep: Sweep, run_dir: Path | RunStorage, wandb_settings: Any
     def trainable(config: dict[str, Any]) -> None:
         import torch
 
+        from toolsweep.trainers.hardware import torch_threads
         from toolsweep.trainers.pipeline import run_pipeline
 
         values = {path: value for path, value in config.items() if value is not None}
         recipe = sweep.resolve(values)
-        torch.set_num_threads(max(1, int(recipe.resources.cpus_per_trial)))
+        torch.set_num_threads(torch_threads(recipe.resources.cpus_per_trial))
         workspace = TrialWorkspace(storage, tune.get_context().get_trial_id())
         workspace.pull()  # URI storage: a retry on another node continues from the last pushed checkpoint
         trial_dir = workspace.local_dir

@@ -22,7 +22,8 @@ import torch
 
 from toolsweep.errors import UserError
 
-__all__ = ["Precision", "choose_kernels", "choose_precision", "cpu_has_native_bf16", "liger_available"]
+__all__ = ["Precision", "choose_kernels", "choose_precision", "cpu_has_native_bf16", "liger_available",
+           "torch_threads"]
 
 # Above this many parameters activations start to dominate GPU memory for our sequence lengths.
 _CHECKPOINTING_PARAMS = 1_000_000_000
@@ -59,6 +60,15 @@ def cpu_has_native_bf16() -> bool:
     counts as no native bf16, which falls back to the always-correct fp32."""
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def torch_threads(cpus: float) -> int:
+    """torch's CPU threads for a task holding ``cpus`` Ray CPUs: the whole CPUs it holds, and at least one.
+
+    Why one rule for trials and the variants task: a fractional share must never start more threads than
+    cores it holds (0.66 -> 1, 1.5 -> 1), yet a sum of shares such as 3 x 0.66 = 1.98 is two cores, so the
+    floor forgives a few hundredths."""
+    return max(1, int(cpus + 0.05))
 
 
 def choose_precision(requested: str = "auto", num_parameters: int = 0) -> Precision:
