@@ -1,8 +1,8 @@
 """Search efficiency at a fixed compute budget: random, grid, TPE and TPE+ASHA on one measured grid.
 
 Training every configuration again for every searcher and seed would cost hours on a CPU, so this is a
-tabular benchmark (as in HPOBench or NAS-Bench): ``benchmarks/stage_sharing.py --table grid.json`` trains
-the exhaustive grid once, recording every validation report each trial made and the trial-seconds it had
+tabular benchmark (as in HPOBench or NAS-Bench): ``benchmarks/grid_table.py --table grid.json`` trains
+the exhaustive grid of a sweep file once (``benchmarks/stage_sharing.py --table`` writes the same format), recording every validation report each trial made and the trial-seconds it had
 used at that report. Here Ray Tune's real searchers and schedulers (built by ``toolsweep.sweeps`` from the
 same ``search`` section a sweep file has) run against that table: a replayed trial reports the recorded
 values in order, and when ASHA stops it, it is charged the trial-seconds recorded at its last report.
@@ -13,7 +13,7 @@ the figure is that incumbent's test score. Reported: the budget (trial-seconds, 
 exhaustive grid's) each needs to come within 1 point of the test score of the grid's best configuration,
 and the incumbent's test score at 25/50/100 % of the grid's budget. Target: TPE+ASHA <= 40 %.
 
-    python benchmarks/search_efficiency.py --table grid.json [--metric exact_match] [--seeds 0,1,2]
+    python benchmarks/search_efficiency.py --table grid.json [--metric exact_match] [--seeds 0,1,2] [--grace-period 3]
 """
 
 from __future__ import annotations
@@ -62,11 +62,11 @@ def replay_trainable(rows: dict[tuple, dict[str, Any]], names: list[str]) -> Any
 
 
 def run_search(method: str, seed: int, space: dict[str, list[float]], rows: dict[tuple, dict[str, Any]],
-               budget: float, storage: Path) -> list[dict[str, Any]]:
+               budget: float, storage: Path, asha: dict[str, float] | None = None) -> list[dict[str, Any]]:
     """The trials one searcher ran, in order: configuration key, cost charged, finished or stopped."""
     from ray import tune
 
-    from toolsweep.config.schema import SearchConfig
+    from toolsweep.config.schema import SchedulerConfig, SearchConfig
     from toolsweep.search_spaces.domains import Choice
     from toolsweep.sweeps.searchers import build_scheduler, build_searcher
 
@@ -77,7 +77,8 @@ def run_search(method: str, seed: int, space: dict[str, list[float]], rows: dict
     # Enough trials to spend the whole budget even if ASHA stops most of them at the first rung.
     samples = 1 if algorithm == "grid" else int(budget / (cheapest / reports)) + 1
     search = SearchConfig(algorithm=algorithm, scheduler=scheduler_name, num_samples=samples, metric="val",
-                          mode="max", max_concurrent_trials=1, seed=seed)
+                          mode="max", max_concurrent_trials=1, seed=seed,
+                          scheduler_options=SchedulerConfig(**(asha or {})))
     domains = {n: Choice(values=list(space[n])) for n in names}
     search_alg, param_space = build_searcher(search, domains)
     tuner = tune.Tuner(
@@ -143,11 +144,14 @@ def score_at(curve: list[tuple[float, float | None]], budget: float) -> float | 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--table", required=True, help="written by benchmarks/stage_sharing.py --table")
+    parser.add_argument("--table", required=True, help="written by benchmarks/grid_table.py")
     parser.add_argument("--metric", default="exact_match", help="val/<metric> picks, test/<metric> scores")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--storage", default="/tmp/toolsweep_search_efficiency")
+    parser.add_argument("--grace-period", type=int, default=1,
+                        help="ASHA's first rung, in reports, as the sweep file's scheduler_options (quickstart: 3)")
+    parser.add_argument("--reduction-factor", type=float, default=2.0)
     args = parser.parse_args()
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no per-experiment banners: this prints a table
     import optuna
@@ -158,7 +162,7 @@ def main() -> None:
     try:
         space, rows = load_table(Path(args.table), args.metric)
     except (OSError, ValueError, KeyError) as exc:
-        raise SystemExit(f"{args.table}: not a table from `benchmarks/stage_sharing.py --table` with "
+        raise SystemExit(f"{args.table}: not a table from `benchmarks/grid_table.py` or `stage_sharing.py --table` with "
                          f"val/{args.metric} and test/{args.metric} in every trial ({type(exc).__name__}: {exc})") from exc
     grid_budget = sum(r["cost"] for r in rows.values())
     best = max(rows.values(), key=lambda r: r["val"])
@@ -175,7 +179,8 @@ def main() -> None:
     for method in args.methods.split(","):
         needs, at = [], {0.25: [], 0.5: [], 1.0: []}
         for seed in seeds if method != "grid" else seeds[:1]:  # the grid's order does not depend on the seed
-            trials = run_search(method, seed, space, rows, grid_budget, Path(args.storage))
+            trials = run_search(method, seed, space, rows, grid_budget, Path(args.storage),
+                                {"grace_period": args.grace_period, "reduction_factor": args.reduction_factor})
             curve = incumbent_curve(trials, rows)
             spent = budget_to_reach(curve, target)
             needs.append(spent if spent is not None else float("inf"))
@@ -185,8 +190,9 @@ def main() -> None:
         shown = f"{need:.0f} s = {need / grid_budget:.0%} of grid" if need != float("inf") else "not reached"
         cells = [statistics.median([v for v in vals if v is not None]) if any(v is not None for v in vals) else None
                  for vals in at.values()]
-        print(f"{method:>9} {shown:>40} " + " ".join(f"{c:>6.3f}" if c is not None else f"{'-':>6}" for c in cells),
-              flush=True)
+        per_seed = ", ".join(f"{n / grid_budget:.0%}" if n != float("inf") else "never" for n in needs)
+        print(f"{method:>9} {shown:>40} " + " ".join(f"{c:>6.3f}" if c is not None else f"{'-':>6}" for c in cells)
+              + f"   per seed: {per_seed}", flush=True)
     ray.shutdown()
 
 

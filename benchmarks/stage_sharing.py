@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
+from grid_table import lookup_table, run_sweep_summary
 
 LEARNING_RATES = [5.0e-4, 1.0e-3, 2.0e-3, 4.0e-3]
 BETAS = [0.05, 0.1, 0.3]
@@ -48,31 +47,9 @@ def _sweep(work: Path, name: str, share: bool, args: argparse.Namespace) -> Path
     return path
 
 
-def _run(sweep: Path) -> dict:
-    # The sweep alone, as `toolsweep run` runs it, without the analysis that follows (variants, report).
-    code = ("import sys; from toolsweep.config import load_sweep; from toolsweep.sweeps.driver import run_sweep; "
-            "run_sweep(load_sweep(sys.argv[1]), analyze=False)")
-    subprocess.run([sys.executable, "-c", code, str(sweep)], check=True, capture_output=True, text=True)
-    summary = json.loads((sweep.parent / sweep.stem / "summary.json").read_text())
-    results = sweep.parent / sweep.stem / "tune"
-    for trial in summary["trials"]:  # every report the scheduler saw, for --table
-        path = next(results.glob(f"*_{trial['trial_id']}_*/result.json"))
-        trial["reports"] = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return summary
-
-
 def _outcome(metrics: dict) -> dict:
     """Every validation and test metric, timings aside: what the stage cache must not change."""
     return {k: v for k, v in metrics.items() if k.startswith(("val/", "test/")) and "seconds" not in k}
-
-
-def _table(summary: dict, args: argparse.Namespace) -> dict:
-    keep = ("training_iteration", "time_total_s", "cost/wall_seconds")
-    return {"model": args.model, "sft_steps": args.sft_steps, "dpo_steps": args.dpo_steps,
-            "space": {"sft.learning_rate": LEARNING_RATES, "dpo.beta": BETAS},
-            "trials": [{"config": t["config"], "metrics": t["metrics"],
-                        "reports": [{k: v for k, v in r.items() if k in keep or k.startswith(("val/", "test/"))}
-                                    for r in t["reports"]]} for t in summary["trials"]]}
 
 
 def _by_config(summary: dict) -> dict[tuple, dict]:
@@ -92,11 +69,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(2) as pool:
         work = Path(tmp)
         # Both sweeps at once, one trial at a time each, one core each: load on the machine hits both alike.
-        runs = [pool.submit(_run, _sweep(work, name, share, args)) for name, share in (("shared", True), ("naive", False))]
+        runs = [pool.submit(run_sweep_summary, _sweep(work, name, share, args)) for name, share in (("shared", True), ("naive", False))]
         shared_summary, naive_summary = (run.result() for run in runs)
         shared, naive = _by_config(shared_summary), _by_config(naive_summary)
     if args.table:
-        Path(args.table).write_text(json.dumps(_table(naive_summary, args), indent=1))
+        space = {"sft.learning_rate": LEARNING_RATES, "dpo.beta": BETAS}
+        about = {"model": args.model, "sft_steps": args.sft_steps, "dpo_steps": args.dpo_steps}
+        Path(args.table).write_text(json.dumps(lookup_table(naive_summary, space, about), indent=1))
     seconds_shared = sum(m["cost/wall_seconds"] for m in shared.values())
     seconds_naive = sum(m["cost/wall_seconds"] for m in naive.values())
     computed = sum(1 for m in shared.values() if m.get("sft/cached") == 0.0)

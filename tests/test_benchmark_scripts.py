@@ -21,3 +21,24 @@ def test_eval_batched_smoke_run_compares_both_paths(capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "speedup" in out and "identical completions  : 8/8" in out
     sys.modules.pop("eval_batched", None)
+
+
+def test_grid_table_rewrites_the_sweep_file_as_a_from_scratch_grid(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replayed table must be the sweep users run: its own data and steps, only the grid fields swept."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import grid_table
+
+    from toolsweep.config import load_sweep
+    from toolsweep.search_spaces.domains import Grid
+
+    quickstart = BENCHMARKS.parent / "configs" / "quickstart.yaml"
+    grid = {"sft.learning_rate": [3e-4, 1e-3], "data.sources.clarify.weight": [0.25, 1.25]}
+    sweep = load_sweep(grid_table.grid_sweep(quickstart, grid, {"dpo.beta": 0.1}, 2, tmp_path))
+    assert sweep.space == {name: Grid(values=tuple(values)) for name, values in grid.items()}
+    original = load_sweep(quickstart).spec
+    assert sweep.spec.sft.max_steps == original.sft.max_steps and sweep.spec.data.train_examples == original.data.train_examples
+    assert sweep.spec.dpo.beta == 0.1
+    assert (sweep.spec.search.algorithm, sweep.spec.search.scheduler) == ("grid", "fifo")
+    assert sweep.spec.storage.share_stages is False and sweep.spec.resources.cpus_per_trial == 1
+    sys.modules.pop("grid_table", None)
