@@ -2,9 +2,10 @@
 
 Training every configuration again for every searcher and seed would cost hours on a CPU, so this is a
 tabular benchmark (as in HPOBench or NAS-Bench): ``benchmarks/grid_table.py --table grid.json`` trains
-the exhaustive grid of a sweep file once (``benchmarks/stage_sharing.py --table`` writes the same format), recording every validation report each trial made and the trial-seconds it had
-used at that report. Here Ray Tune's real searchers and schedulers (built by ``toolsweep.sweeps`` from the
-same ``search`` section a sweep file has) run against that table: a replayed trial reports the recorded
+the exhaustive grid of a sweep file once (``benchmarks/stage_sharing.py --table`` writes the same format),
+recording every validation report each trial made and the trial-seconds it had used at that report.
+Here Ray Tune's real searchers and schedulers (built by ``toolsweep.sweeps`` from the same ``search``
+section a sweep file has) run against that table: a replayed trial reports the recorded
 values in order, and when ASHA stops it, it is charged the trial-seconds recorded at its last report.
 
 Per searcher and seed: trials run one at a time (so the searcher sees every result before its next
