@@ -53,20 +53,26 @@ def lookup_table(summary: dict[str, Any], space: dict[str, list[float]], about: 
                                     for r in t["reports"]]} for t in summary["trials"]]}
 
 
-def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
+def _set(data: dict[str, Any], loc: tuple, value: Any) -> None:
+    *parents, leaf = loc
     for key in parents:
         data = data.setdefault(key, {})
     data[leaf] = value
 
 
-def grid_sweep(source: Path, grid: dict[str, list[float]], fixed: dict[str, Any], parallel: int, work: Path) -> Path:
-    """The sweep file rewritten as an exhaustive from-scratch grid over ``grid``."""
+def grid_sweep(source: Path, grid: dict[str, list[float]], fixed: list[str], parallel: int, work: Path) -> Path:
+    """The sweep file rewritten as an exhaustive from-scratch grid over ``grid``, ``fixed`` being
+    ``--set``-style overrides (``dpo.beta=0.1``). It is validated here, so a misspelt field fails with the
+    loader's own message before any trial runs, not inside the sweep's subprocess."""
+    sys.path.insert(0, str(ROOT))
+    from toolsweep.config import load_sweep
+    from toolsweep.config.loader import parse_overrides
+
     data = yaml.safe_load(source.read_text())
-    for dotted, value in fixed.items():
-        _set(data, dotted, value)
+    for loc, value in parse_overrides(fixed):
+        _set(data, loc, value)
     for dotted, values in grid.items():
-        _set(data, dotted, {"grid": values})
+        _set(data, tuple(dotted.split(".")), {"grid": values})
     data["name"] = f"{data.get('name', 'sweep')}-grid"
     data["search"] = {"algorithm": "grid", "scheduler": "fifo", "num_samples": 1,
                       "metric": data.get("search", {}).get("metric", "val/exact_match"),
@@ -76,17 +82,18 @@ def grid_sweep(source: Path, grid: dict[str, list[float]], fixed: dict[str, Any]
     data["wandb"] = {"mode": "disabled"}
     path = work / f"{data['name']}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+    load_sweep(path)
     return path
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    pairs = {}
+def _grid(items: list[str]) -> dict[str, list[float]]:
+    grid = {}
     for item in items:
-        if "=" not in item:
-            raise SystemExit(f"{flag} {item!r}: write FIELD=VALUE, e.g. {flag} sft.learning_rate=1e-3")
-        key, value = item.split("=", 1)
-        pairs[key] = value
-    return pairs
+        key, sep, values = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--grid {item!r}: write FIELD=V1,V2,..., e.g. --grid sft.learning_rate=3e-4,1e-3")
+        grid[key] = [float(v) for v in values.split(",")]
+    return grid
 
 
 def main() -> None:
@@ -97,14 +104,19 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=2, help="trials at once, one CPU each")
     parser.add_argument("--table", required=True, help="write the table here (JSON)")
     args = parser.parse_args()
-    grid = {k: [float(v) for v in values.split(",")] for k, values in _pairs(args.grid, "--grid").items()}
+    grid = _grid(args.grid)
     if not grid:
         raise SystemExit("give at least one --grid FIELD=V1,V2,...")
-    fixed = {k: yaml.safe_load(v) for k, v in _pairs(args.set, "--set").items()}
     started = time.perf_counter()
+    from toolsweep.config.errors import SweepFileError
+
     with tempfile.TemporaryDirectory() as tmp:
-        summary = run_sweep_summary(grid_sweep(Path(args.sweep), grid, fixed, args.parallel, Path(tmp)))
-    about = {"sweep": args.sweep, "fixed": fixed, "wall_seconds": round(time.perf_counter() - started, 1)}
+        try:
+            sweep = grid_sweep(Path(args.sweep), grid, args.set, args.parallel, Path(tmp))
+        except SweepFileError as exc:
+            raise SystemExit(f"{args.sweep} with --grid/--set: {exc}") from None
+        summary = run_sweep_summary(sweep)
+    about = {"sweep": args.sweep, "fixed": args.set, "wall_seconds": round(time.perf_counter() - started, 1)}
     Path(args.table).write_text(json.dumps(lookup_table(summary, grid, about), indent=1))
     print(f"{len(summary['trials'])} configurations in {about['wall_seconds']:.0f} s -> {args.table}")
     names = sorted(grid)

@@ -34,7 +34,7 @@ def test_grid_table_rewrites_the_sweep_file_as_a_from_scratch_grid(tmp_path: Pat
 
     quickstart = BENCHMARKS.parent / "configs" / "quickstart.yaml"
     grid = {"sft.learning_rate": [3e-4, 1e-3], "data.sources.clarify.weight": [0.25, 1.25]}
-    sweep = load_sweep(grid_table.grid_sweep(quickstart, grid, {"dpo.beta": 0.1}, 2, tmp_path))
+    sweep = load_sweep(grid_table.grid_sweep(quickstart, grid, ["dpo.beta=0.1"], 2, tmp_path))
     assert sweep.space == {name: Grid(values=tuple(values)) for name, values in grid.items()}
     original = load_sweep(quickstart).spec
     assert sweep.spec.sft.max_steps == original.sft.max_steps and sweep.spec.data.train_examples == original.data.train_examples
