@@ -35,7 +35,9 @@ def run_sweep_summary(sweep: Path) -> dict[str, Any]:
     and return its summary with every report each trial made (``trial["reports"]``)."""
     code = ("import sys; from toolsweep.config import load_sweep; from toolsweep.sweeps.driver import run_sweep; "
             "run_sweep(load_sweep(sys.argv[1]), analyze=False)")
-    subprocess.run([sys.executable, "-c", code, str(sweep)], check=True, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code, str(sweep)], check=False, capture_output=True, text=True)
+    if done.returncode != 0:  # the captured stderr is the only account of what failed
+        raise SystemExit(f"the sweep {sweep} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
     summary = json.loads((sweep.parent / sweep.stem / "summary.json").read_text())
     results = sweep.parent / sweep.stem / "tune"
     for trial in summary["trials"]:
