@@ -55,26 +55,21 @@ def lookup_table(summary: dict[str, Any], space: dict[str, list[float]], about: 
                                     for r in t["reports"]]} for t in summary["trials"]]}
 
 
-def _set(data: dict[str, Any], loc: tuple, value: Any) -> None:
-    *parents, leaf = loc
-    for key in parents:
-        data = data.setdefault(key, {})
-    data[leaf] = value
-
-
 def grid_sweep(source: Path, grid: dict[str, list[float]], fixed: list[str], parallel: int, work: Path) -> Path:
     """The sweep file rewritten as an exhaustive from-scratch grid over ``grid``, ``fixed`` being
-    ``--set``-style overrides (``dpo.beta=0.1``). It is validated here, so a misspelt field fails with the
-    loader's own message before any trial runs, not inside the sweep's subprocess."""
+    ``--set``-style overrides (``dpo.beta=0.1``). The file is read and overridden by the loader's own
+    functions, and the result validated here, so a missing or malformed file, a misspelt field or a path
+    through a plain value fails with the loader's message before any trial runs, not inside the sweep's
+    subprocess. Each grid field is the override ``FIELD={grid: [V1, V2]}``."""
     sys.path.insert(0, str(ROOT))
     from toolsweep.config import load_sweep
-    from toolsweep.config.loader import parse_overrides
+    from toolsweep.config.loader import apply_overrides
+    from toolsweep.config.yaml_reader import parse_yaml, read_sweep_text
 
-    data = yaml.safe_load(source.read_text())
-    for loc, value in parse_overrides(fixed):
-        _set(data, loc, value)
-    for dotted, values in grid.items():
-        _set(data, tuple(dotted.split(".")), {"grid": values})
+    data = parse_yaml(read_sweep_text(source), str(source)).data
+    if not isinstance(data, dict):
+        load_sweep(source)  # an empty file or a top level that is not a mapping: the loader says which
+    apply_overrides(data, fixed + [f"{field}={{grid: {json.dumps(values)}}}" for field, values in grid.items()])
     data["name"] = f"{data.get('name', 'sweep')}-grid"
     data["search"] = {"algorithm": "grid", "scheduler": "fifo", "num_samples": 1,
                       "metric": data.get("search", {}).get("metric", "val/exact_match"),
@@ -94,7 +89,10 @@ def _grid(items: list[str]) -> dict[str, list[float]]:
         key, sep, values = item.partition("=")
         if not sep:
             raise SystemExit(f"--grid {item!r}: write FIELD=V1,V2,..., e.g. --grid sft.learning_rate=3e-4,1e-3")
-        grid[key] = [float(v) for v in values.split(",")]
+        try:
+            grid[key] = [float(v) for v in values.split(",")]
+        except ValueError:
+            raise SystemExit(f"--grid {item!r}: the values must be numbers, e.g. --grid {key}=3e-4,1e-3") from None
     return grid
 
 

@@ -42,3 +42,23 @@ def test_grid_table_rewrites_the_sweep_file_as_a_from_scratch_grid(tmp_path: Pat
     assert (sweep.spec.search.algorithm, sweep.spec.search.scheduler) == ("grid", "fifo")
     assert sweep.spec.storage.share_stages is False and sweep.spec.resources.cpus_per_trial == 1
     sys.modules.pop("grid_table", None)
+
+
+def test_grid_table_answers_bad_input_with_the_loaders_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing sweep file, a path through a plain value or a misspelt field stops before any trial runs,
+    naming the file or field; a grid value that is not a number names the --grid item."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import grid_table
+
+    from toolsweep.config import SweepFileError
+
+    quickstart = BENCHMARKS.parent / "configs" / "quickstart.yaml"
+    with pytest.raises(SweepFileError, match="cannot read the sweep file"):
+        grid_table.grid_sweep(tmp_path / "missing.yaml", {"sft.learning_rate": [1e-3]}, [], 2, tmp_path)
+    with pytest.raises(SweepFileError, match="model.name is 'builtin:tiny-tool-lm', not a section"):
+        grid_table.grid_sweep(quickstart, {"sft.learning_rate": [1e-3]}, ["model.name.x=1"], 2, tmp_path)
+    with pytest.raises(SweepFileError, match="sft.learning_rat: unknown key"):
+        grid_table.grid_sweep(quickstart, {"sft.learning_rat": [1e-3]}, [], 2, tmp_path)
+    with pytest.raises(SystemExit, match="'sft.learning_rate=abc': the values must be numbers"):
+        grid_table._grid(["sft.learning_rate=abc"])
+    sys.modules.pop("grid_table", None)

@@ -35,7 +35,7 @@ from toolsweep.search_spaces.domains import (
     searcher_conflicts,
 )
 
-__all__ = ["Sweep", "anchor_paths", "load_sweep", "parse_overrides"]
+__all__ = ["Sweep", "anchor_paths", "apply_overrides", "load_sweep", "parse_overrides"]
 
 _STAGE_SECTIONS = ("sft", "dpo", "lora")
 # Mappings whose keys are names the user chooses (sources, test sets): a name is never an expression key.
@@ -234,7 +234,11 @@ def _check_search(spec: SweepSpec, space: dict[str, Domain], file: str, lines: d
     return found
 
 
-def _apply_overrides(data: dict[str, Any], overrides: list[str], lines: dict[Loc, int]) -> None:
+def apply_overrides(data: dict[str, Any], overrides: list[str], lines: dict[Loc, int] | None = None) -> None:
+    """Apply ``--set`` overrides to a parsed sweep file, as :func:`load_sweep` does; a script that rewrites a
+    sweep file (benchmarks/grid_table.py) uses it too, so both read KEY=VALUE alike and fail alike. ``lines``,
+    the file's line numbers by location, learns that the overridden fields have none."""
+    lines = {} if lines is None else lines
     defaults = SweepSpec().model_dump()
     for loc, value in parse_overrides(overrides):
         try:
@@ -256,7 +260,7 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Sweep:
         raise SweepFileError([Problem(file, "", message, parsed.top_line)])
 
     problems: list[Problem] = list(parsed.duplicates)
-    _apply_overrides(data, overrides or [], lines)
+    apply_overrides(data, overrides or [], lines)
     space: dict[str, Domain] = {}
     concrete = _lift_expressions(data, (), space, problems, file, lines)
     problems += _check_fixed(space, file, lines)
